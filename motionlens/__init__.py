@@ -1,0 +1,1 @@
+"""The `motionlens` command line (the analysis itself lives in `pipeline/`, `flows/`, `api/`)."""

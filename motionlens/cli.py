@@ -1,0 +1,157 @@
+"""`motionlens` command line (DESIGN §10): analyze, serve, keys, worker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+# Before Prefect is imported: no telemetry, and room for a slow 2-core start of the ephemeral API.
+for _k, _v in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+               "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+               "PREFECT_LOGGING_LEVEL": "WARNING", "GLOG_minloglevel": "2"}.items():
+    os.environ.setdefault(_k, _v)
+
+from motionlens.progress import FrameProgress  # noqa: E402
+from pipeline.errors import PipelineError  # noqa: E402
+from pipeline.options import ACTIVITIES, EXERCISES, JUMP_TYPES, MODELS, AnalysisOptions  # noqa: E402
+
+
+def _analyze_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="analyse a video into a published session")
+    p.add_argument("video", help="file path, file://, https:// or gs:// URI")
+    p.add_argument("--activity", required=True, choices=ACTIVITIES)
+    p.add_argument("--exercise", choices=EXERCISES)
+    p.add_argument("--athlete-height", type=float, metavar="M")
+    p.add_argument("--body-mass", type=float, metavar="KG")
+    p.add_argument("--treadmill-speed", type=float, metavar="M_PER_S")
+    p.add_argument("--model", default="full", help=f"{'|'.join(MODELS)} or a .task path")
+    p.add_argument("--jump-type", choices=JUMP_TYPES)
+    p.add_argument("--sex", choices=("F", "M"))
+    p.add_argument("--age", type=float)
+    p.add_argument("--level")
+    p.add_argument("--select", default="auto", help="largest | moving | X,Y (a point on the athlete in the first frame)")
+    p.add_argument("--owner", default="local")
+    p.add_argument("--storage", help="directory, file:// or gs://bucket/prefix (default $MOTIONLENS_STORAGE or ./data)")
+    p.add_argument("--no-render", action="store_true", help="skip the annotated video")
+    p.add_argument("--json", action="store_true", help="print the session manifest as JSON on stdout")
+
+
+def _options(a: argparse.Namespace) -> AnalysisOptions:
+    return AnalysisOptions(
+        activity=a.activity, exercise=a.exercise, athlete_height_m=a.athlete_height, body_mass_kg=a.body_mass,
+        treadmill_speed_m_s=a.treadmill_speed, model=a.model, jump_type=a.jump_type, sex=a.sex, age=a.age,
+        level=a.level, select=a.select, owner=a.owner, render=not a.no_render)
+
+
+def cmd_analyze(a: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    options = _options(a)
+    progress = FrameProgress.for_video(a.video, passes=1 if a.no_render else 2)
+    from flows.analyze import analyze_session  # Prefect import is the CLI's main fixed cost
+
+    import_s = time.perf_counter() - t0
+    manifest = analyze_session(a.video, options.to_dict(), storage_uri=a.storage, on_frame=progress.update)
+    progress.close()
+    return _report(manifest, a, import_s, time.perf_counter() - t0)
+
+
+def _report(manifest: dict[str, Any], a: argparse.Namespace, import_s: float, total_s: float) -> int:
+    if a.json:
+        print(json.dumps(manifest))
+    if manifest["status"] != "completed":
+        err = manifest.get("error") or {"code": "internal_error", "message": "the session did not complete"}
+        print(f"error: {err['code']}: {err['message']}", file=sys.stderr)
+        return 2
+    processing = manifest.get("processing_time_s") or 0.0
+    print(f"session {manifest['session_id']} completed in {total_s:.1f} s "
+          f"(analysis {processing:.1f} s, imports {import_s:.1f} s, Prefect and other overhead "
+          f"{max(total_s - processing - import_s, 0):.1f} s)", file=sys.stderr)
+    _print_where(manifest, a.storage)
+    return 0
+
+
+def _print_where(manifest: dict[str, Any], storage_uri: str | None) -> None:
+    from pipeline.storage import LocalStorage, open_storage
+
+    storage = open_storage(storage_uri)
+    arts = manifest["artifacts"]
+    if isinstance(storage, LocalStorage):
+        print(f"  manifest:       {storage.path('sessions/' + manifest['session_id'] + '/session.json')}", file=sys.stderr)
+        if arts.get("analyzed_video"):
+            print(f"  annotated video: {storage.path(arts['analyzed_video'])}", file=sys.stderr)
+        print(f"  Parquet tables: {storage.root / 'exports'}", file=sys.stderr)
+    else:
+        print(f"  stored under {storage.uri}/sessions/{manifest['session_id']}/", file=sys.stderr)
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    from api.serve import serve
+
+    serve(a.storage, a.host, a.port)
+    return 0
+
+
+def cmd_keys(a: argparse.Namespace) -> int:
+    from api.keys import create_key, revoke_key
+    from pipeline.storage import open_storage
+
+    storage = open_storage(a.storage)
+    if a.keys_cmd == "create":
+        token, record = create_key(storage, a.owner, a.scope or ["sessions:read", "exports:read", "videos:generate"])
+        print(token)
+        print(f"key {record['key_id']} for {a.owner} with scopes {', '.join(record['scopes'])} "
+              "(the token is shown only once)", file=sys.stderr)
+    else:
+        record = revoke_key(storage, a.token)
+        print(f"revoked key {record['key_id']} of {record['owner']}", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(a: argparse.Namespace) -> int:
+    from flows.deployments import serve_deployments
+
+    serve_deployments(a.storage)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="motionlens", description="Video -> pose, angles, metrics, annotated video.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _analyze_parser(sub)
+    s = sub.add_parser("serve", help="serve the retrieval API")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--storage")
+    k = sub.add_parser("keys", help="create or revoke API keys")
+    ksub = k.add_subparsers(dest="keys_cmd", required=True)
+    kc = ksub.add_parser("create")
+    kc.add_argument("--owner", required=True)
+    kc.add_argument("--scope", action="append", choices=("sessions:read", "exports:read", "videos:generate",
+                                                         "sessions:write", "admin"))
+    kc.add_argument("--storage")
+    kr = ksub.add_parser("revoke")
+    kr.add_argument("token", metavar="TOKEN_PREFIX_OR_ID")
+    kr.add_argument("--storage")
+    w = sub.add_parser("worker", help="serve the Prefect deployments (analysis, render, inbox schedule)")
+    w.add_argument("--storage")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    handlers = {"analyze": cmd_analyze, "serve": cmd_serve, "keys": cmd_keys, "worker": cmd_worker}
+    try:
+        return handlers[a.command](a)
+    except PipelineError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

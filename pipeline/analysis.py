@@ -1,0 +1,203 @@
+"""The analysis stages of one session, as plain functions on paths (the Prefect flow wraps them).
+
+Stages write into a per-session work folder; only `publish` touches the storage, uploading every
+artifact first and the manifest last, so a reader never sees a half-published session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline import export
+from pipeline.errors import PipelineError
+from pipeline.manifest import failed, new_manifest, with_status
+from pipeline.metrics.activity import Analysis, analyze_pose, angle_summary
+from pipeline.options import AnalysisOptions
+from pipeline.pose.athlete import estimate_athlete
+from pipeline.pose.models import model_sha256, resolve_model
+from pipeline.pose.sequence import PoseSequence
+from pipeline.quality import quality_block
+from pipeline.session import artifact_key, export_key, new_session_id, read_manifest, write_manifest
+from pipeline.sources import fetch_source
+from pipeline.storage import Storage
+from pipeline.video import Frame, ProbeInfo, VideoLimits, probe
+
+ProgressFn = Callable[[Frame], None]
+
+
+@dataclass
+class Workspace:
+    """Local files of one session while it is being analysed."""
+
+    root: Path
+    files: dict[str, Path] = field(default_factory=dict)   # storage key -> local file
+
+    @classmethod
+    def create(cls, session_id: str) -> "Workspace":
+        return cls(Path(tempfile.mkdtemp(prefix=f"motionlens-{session_id[:8]}-")))
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ingest(source: str, ws: Workspace, limits: VideoLimits) -> tuple[Path, dict[str, Any], ProbeInfo]:
+    """Bring the video into the workspace and probe it (raises a specific PipelineError)."""
+    path = fetch_source(source, ws.root, max_bytes=limits.max_bytes)
+    info = probe(path, limits)
+    src = {"uri": source, "filename": Path(source).name, "sha256": sha256_file(path),
+           "size_bytes": path.stat().st_size}
+    return path, src, info
+
+
+def run_pose(video: Path, options: AnalysisOptions, ws: Workspace,
+             on_frame: ProgressFn | None = None) -> tuple[Path, dict[str, Any]]:
+    """Raw athlete pose saved as NPZ in the workspace."""
+    select = options.select if options.select != "auto" else ("moving" if options.activity == "running" else "largest")
+    seq, people = estimate_athlete(video, model=options.model, select=select, on_frame=on_frame)
+    path = ws.root / "pose.npz"
+    seq.save_npz(str(path))
+    return path, people
+
+
+def export_tables(session_id: str, date: str, analysis: Analysis, ws: Workspace) -> dict[str, str]:
+    """Write the Parquet tables (but `sessions`, written with the manifest); returns table -> storage key."""
+    activity = analysis.result.activity
+    tables = {
+        "keypoints": export.keypoints_table(session_id, analysis.seq),
+        "angles": export.angles_table(session_id, analysis.seq, analysis.angles),
+        "events": export.events_table(session_id, analysis.result),
+        "metrics": export.metrics_table(session_id, analysis.result),
+    }
+    keys = {}
+    for name, table in tables.items():
+        key = export_key(name, activity, date, session_id)
+        ws.files[key] = export.write_table(table, ws.root / "exports" / f"{name}.parquet")
+        keys[name] = key
+    return keys
+
+
+def render(video: Path, analysis: Analysis, ws: Workspace, on_frame: ProgressFn | None = None) -> Path:
+    from pipeline.render.video import render_video  # cv2 drawing only when rendering
+
+    return render_video(video, analysis.seq, analysis.angles, analysis.result.activity, ws.root / "analyzed.mp4",
+                        on_frame=on_frame)
+
+
+def completed_manifest(base: dict[str, Any], analysis: Analysis, probe_info: ProbeInfo, source: dict[str, Any],
+                       people: dict[str, Any], artifacts: dict[str, Any], timings: dict[str, float],
+                       started: float) -> dict[str, Any]:
+    quality = quality_block(analysis.result.activity, analysis.raw, analysis.view, probe_info, people,
+                            decoded_frames=len(analysis.raw))
+    events = [{"type": e.type, "time_s": round(e.time_s, 4), "frame": e.frame, "side": e.side, "index": e.index}
+              for e in analysis.result.events]
+    model_path = resolve_model(base["options"]["model"])
+    return with_status(
+        base, "completed", source=source, probe=probe_info.to_dict(), quality=quality,
+        metrics=analysis.result.summary, angle_summary=angle_summary(analysis.angles), events=events,
+        warnings=quality["warnings"] + analysis.result.warnings, artifacts=artifacts,
+        timings_s={k: round(v, 3) for k, v in timings.items()},
+        processing_time_s=round(time.perf_counter() - started, 3),
+        model={"name": base["options"]["model"], "sha256": model_sha256(model_path)},
+    )
+
+
+def publish(storage: Storage, ws: Workspace, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Upload every artifact, then the `sessions` row, then the manifest (last: it is the commit)."""
+    for key, path in ws.files.items():
+        storage.upload_file(key, path, content_type=_content_type(key))
+    date = manifest["created_at"][:10]
+    key = export_key("sessions", manifest["activity"], date, manifest["session_id"])
+    path = export.write_table(export.sessions_table(manifest), ws.root / "exports" / "sessions.parquet")
+    storage.upload_file(key, path, content_type="application/vnd.apache.parquet")
+    manifest["artifacts"].setdefault("exports", {})["sessions"] = key
+    write_manifest(storage, manifest)
+    return manifest
+
+
+def _content_type(key: str) -> str:
+    suffix = Path(key).suffix.lower()
+    return {".mp4": "video/mp4", ".mov": "video/quicktime", ".png": "image/png", ".json": "application/json",
+            ".parquet": "application/vnd.apache.parquet", ".npz": "application/octet-stream",
+            ".webm": "video/webm"}.get(suffix, "application/octet-stream")
+
+
+def record_failure(storage: Storage, manifest: dict[str, Any], error: PipelineError) -> dict[str, Any]:
+    """Only the manifest is written for a failed session: nothing half-done is published."""
+    out = failed(manifest, error)
+    write_manifest(storage, out)
+    return out
+
+
+def run_session(storage: Storage, source: str, options: AnalysisOptions, *, session_id: str | None = None,
+                limits: VideoLimits | None = None, on_frame: ProgressFn | None = None) -> dict[str, Any]:
+    """The whole analysis without Prefect (API background work, tests): same stages as the flow."""
+    session_id = session_id or new_session_id()
+    base = read_manifest(storage, session_id) or new_manifest(session_id, options, source)
+    ws = Workspace.create(session_id)
+    try:
+        return analyze_into(storage, base, source, options, ws, limits or VideoLimits(), on_frame)
+    except PipelineError as exc:
+        return record_failure(storage, base, exc)
+    finally:
+        ws.cleanup()
+
+
+def analyze_into(storage: Storage, base: dict[str, Any], source: str, options: AnalysisOptions, ws: Workspace,
+                 limits: VideoLimits, on_frame: ProgressFn | None = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    session_id = base["session_id"]
+
+    def timed(name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        t = time.perf_counter()
+        out = fn(*args, **kw)
+        timings[name] = time.perf_counter() - t
+        return out
+
+    video, source_info, probe_info = timed("ingest", ingest, source, ws, limits)
+    pose_path, people = timed("pose", run_pose, video, options, ws, on_frame)
+    analysis = timed("metrics", analyze_pose, PoseSequence.load_npz(str(pose_path)), options)
+    artifacts = collect_artifacts(session_id, base["created_at"][:10], video, pose_path, analysis, options, ws,
+                                  timings, on_frame)
+    manifest = completed_manifest(base, analysis, probe_info, source_info, people, artifacts, timings, started)
+    return timed("publish", publish, storage, ws, manifest)
+
+
+def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, analysis: Analysis,
+                      options: AnalysisOptions, ws: Workspace, timings: dict[str, float],
+                      on_frame: ProgressFn | None) -> dict[str, Any]:
+    original_key = artifact_key(session_id, "original" + (video.suffix.lower() or ".mp4"))
+    ws.files[original_key] = video
+    ws.files[artifact_key(session_id, "pose.npz")] = pose_path
+    t = time.perf_counter()
+    artifacts: dict[str, Any] = {"original": original_key, "pose": artifact_key(session_id, "pose.npz"),
+                                 "exports": export_tables(session_id, date, analysis, ws), "analyzed_video": None}
+    timings["export"] = time.perf_counter() - t
+    if options.render:
+        t = time.perf_counter()
+        key = artifact_key(session_id, "analyzed.mp4")
+        ws.files[key] = render(video, analysis, ws, on_frame)
+        artifacts["analyzed_video"] = key
+        timings["render"] = time.perf_counter() - t
+    return artifacts
+
+
+def mark_processing(storage: Storage, manifest: dict[str, Any]) -> dict[str, Any]:
+    out = with_status(manifest, "processing")
+    write_manifest(storage, out)
+    return out

@@ -1,0 +1,57 @@
+"""Session ids, storage keys of a session (DESIGN §5) and the manifest's shape."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.storage import Storage
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+STATUSES = ("queued", "processing", "completed", "failed")
+
+
+def new_session_id() -> str:
+    """22 random URL-safe characters (128 bits); never sequential."""
+    return secrets.token_urlsafe(16)
+
+
+def is_valid_session_id(session_id: str) -> bool:
+    return bool(SESSION_ID_RE.match(session_id))
+
+
+def session_prefix(session_id: str) -> str:
+    if not is_valid_session_id(session_id):
+        raise ValueError(f"malformed session id {session_id!r}")
+    return f"sessions/{session_id}"
+
+
+def manifest_key(session_id: str) -> str:
+    return f"{session_prefix(session_id)}/session.json"
+
+
+def artifact_key(session_id: str, name: str) -> str:
+    return f"{session_prefix(session_id)}/{name}"
+
+
+def export_key(table: str, activity: str, date: str, session_id: str) -> str:
+    return f"exports/{table}/activity={activity}/date={date}/{session_id}.parquet"
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def read_manifest(storage: Storage, session_id: str) -> dict[str, Any] | None:
+    key = manifest_key(session_id)
+    if not storage.exists(key):
+        return None
+    return json.loads(storage.read_bytes(key))
+
+
+def write_manifest(storage: Storage, manifest: dict[str, Any]) -> None:
+    data = json.dumps(manifest, indent=2, sort_keys=False, allow_nan=False).encode()
+    storage.write_bytes(manifest_key(manifest["session_id"]), data, content_type="application/json")
