@@ -90,5 +90,8 @@ def analyze_session(source: str, options: dict[str, Any], storage_uri: str | Non
         return timed("publish", publish, storage_uri, ws, manifest)
     except PipelineError as exc:
         return stages.record_failure(storage, base, exc)
+    except Exception as exc:  # a bug: record it, then let Prefect mark the run failed
+        stages.record_failure(storage, base, stages.internal_error(exc))
+        raise
     finally:
         ws.cleanup()

@@ -153,8 +153,15 @@ def run_session(storage: Storage, source: str, options: AnalysisOptions, *, sess
         return analyze_into(storage, base, source, options, ws, limits or VideoLimits(), on_frame)
     except PipelineError as exc:
         return record_failure(storage, base, exc)
+    except Exception as exc:  # a bug: still never leave the session 'processing'
+        record_failure(storage, base, internal_error(exc))
+        raise
     finally:
         ws.cleanup()
+
+
+def internal_error(exc: BaseException) -> PipelineError:
+    return PipelineError(f"internal error ({type(exc).__name__}): {exc}", code="internal_error")
 
 
 def analyze_into(storage: Storage, base: dict[str, Any], source: str, options: AnalysisOptions, ws: Workspace,
@@ -201,3 +208,16 @@ def mark_processing(storage: Storage, manifest: dict[str, Any]) -> dict[str, Any
     out = with_status(manifest, "processing")
     write_manifest(storage, out)
     return out
+
+
+def submit_local(storage: Storage, activity: str, source: str, options: dict[str, Any], owner: str, *,
+                 session_id: str) -> str:
+    """Run a submitted session in this process (the API's default when no Prefect API is configured).
+
+    The caller has written the queued manifest; this marks it processing and ends it completed or failed.
+    """
+    opts = AnalysisOptions.from_dict({**options, "activity": activity, "owner": owner})
+    base = read_manifest(storage, session_id) or new_manifest(session_id, opts, source)
+    mark_processing(storage, base)
+    run_session(storage, source, opts, session_id=session_id)
+    return session_id

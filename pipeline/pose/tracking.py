@@ -116,6 +116,37 @@ def link_tracks(det: Detections, keep: NDArray[np.bool_], max_cost: float = 1.2)
     return Tracks(ids, len(last_box))
 
 
+def stitch(tracks: Tracks, det: Detections, chosen: int, max_gap_s: float = 1.5,
+           max_dist: float = 1.0) -> Tracks:
+    """Merge into `chosen` the tracks that continue it: starting after it ends (or ending before it
+    starts) within `max_gap_s`, near where it was (centroid within `max_dist` box heights).
+
+    Fast movements (a backflip, a fall) break the frame-to-frame association; this re-joins the
+    athlete's pieces without ever taking a track that overlaps it in time.
+    """
+    ids = tracks.ids.copy()
+    b = boxes(det.image_xy)
+    while True:
+        mine = (ids == chosen).any(axis=1)
+        first, last = np.flatnonzero(mine)[[0, -1]]
+        best, best_d = None, max_dist
+        for k in set(np.unique(ids[ids >= 0]).tolist()) - {chosen}:
+            frames = np.flatnonzero((ids == k).any(axis=1))
+            if frames[0] > last and det.time_s[frames[0]] - det.time_s[last] <= max_gap_s:
+                a, c = b[last][ids[last] == chosen][0], b[frames[0]][ids[frames[0]] == k][0]
+            elif frames[-1] < first and det.time_s[first] - det.time_s[frames[-1]] <= max_gap_s:
+                a, c = b[first][ids[first] == chosen][0], b[frames[-1]][ids[frames[-1]] == k][0]
+            else:
+                continue
+            h = max(a[3] - a[1], 1.0)
+            d = float(np.hypot((a[0] + a[2] - c[0] - c[2]) / 2, (a[1] + a[3] - c[1] - c[3]) / 2)) / h
+            if d < best_d:
+                best, best_d = k, d
+        if best is None:
+            return Tracks(ids, tracks.count)
+        ids[ids == best] = chosen
+
+
 def track_arrays(det: Detections, tracks: Tracks, track_id: int) -> dict[str, NDArray[np.float32]]:
     """The (T, 33, ...) arrays of one track; NaN (zero visibility) where the track is absent."""
     mask = tracks.ids == track_id                        # (T, P), at most one True per row
@@ -196,6 +227,7 @@ def select_athlete(det: Detections, mode: str = "largest", fps: float = 30.0) ->
         chosen = _track_at_point(det, tracks, x, y)
     else:
         chosen = int(np.argmax(track_scores(det, tracks, mode)))
+    tracks = stitch(tracks, det, chosen)
     arrays = track_arrays(det, tracks, chosen)
     seq = PoseSequence(time_s=det.time_s, width=det.width, height=det.height, fps=fps, **arrays)
     people_per_frame = keep.sum(axis=1)
