@@ -96,18 +96,22 @@ def cmd_serve(a: argparse.Namespace) -> int:
 
 
 def cmd_keys(a: argparse.Namespace) -> int:
-    from api.keys import create_key, revoke_key
+    from api.keys import DEFAULT_SCOPES, create_key, revoke_key
     from pipeline.storage import open_storage
 
     storage = open_storage(a.storage)
-    if a.keys_cmd == "create":
-        token, record = create_key(storage, a.owner, a.scope or ["sessions:read", "exports:read", "videos:generate"])
-        print(token)
-        print(f"key {record['key_id']} for {a.owner} with scopes {', '.join(record['scopes'])} "
-              "(the token is shown only once)", file=sys.stderr)
-    else:
-        record = revoke_key(storage, a.token)
-        print(f"revoked key {record['key_id']} of {record['owner']}", file=sys.stderr)
+    try:
+        if a.keys_cmd == "create":
+            token, record = create_key(storage, a.owner, a.scope or DEFAULT_SCOPES)
+            print(token)
+            print(f"key {record.key_id} for {record.owner} with scopes {', '.join(record.scopes)} "
+                  "(the token is shown only once)", file=sys.stderr)
+        else:
+            record = revoke_key(storage, a.token)
+            print(f"revoked key {record.key_id} of {record.owner}", file=sys.stderr)
+    except (ValueError, LookupError) as exc:
+        print(f"error: invalid_key: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
