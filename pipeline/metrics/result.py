@@ -36,4 +36,4 @@ class ActivityResult:
     summary: dict[str, Any]
     events: list[Event] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)  # {code, message}

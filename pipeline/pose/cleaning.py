@@ -20,9 +20,23 @@ ARM_PAIRS = tuple((a, b) for a, b in LEFT_RIGHT_PAIRS
                   if a in (L.LEFT_ELBOW, L.LEFT_WRIST, L.LEFT_PINKY, L.LEFT_INDEX, L.LEFT_THUMB))
 
 
+def _as_2d(x: NDArray) -> NDArray:
+    """(T, ...) -> (T, C) view; works for T = 0 too (reshape(0, -1) does not)."""
+    return x.reshape(len(x), int(np.prod(x.shape[1:], dtype=np.int64)))
+
+
+def nanmean_quiet(x: NDArray[np.floating], axis: int) -> NDArray[np.float64]:
+    """np.nanmean without the 'Mean of empty slice' warning: all-NaN slices give NaN."""
+    ok = np.isfinite(x)
+    n = ok.sum(axis=axis)
+    total = np.where(ok, x, 0.0).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.nan)
+
+
 def nan_run_lengths(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
     """Length of the run of True each element belongs to (0 where False), per column of a (T, ...) mask."""
-    m = mask.reshape(len(mask), -1)
+    m = _as_2d(mask)
     t = len(m)
     if t == 0:
         return np.zeros(mask.shape, np.int64)
@@ -41,7 +55,7 @@ def nan_run_lengths(mask: NDArray[np.bool_]) -> NDArray[np.int64]:
 
 def interpolate_nans(x: NDArray[np.floating], extrapolate: bool = True) -> NDArray[np.float64]:
     """Linear interpolation of NaNs along axis 0, each column on its own; edges hold the nearest value."""
-    flat = x.reshape(len(x), -1).astype(np.float64)
+    flat = _as_2d(x).astype(np.float64)
     out = flat.copy()
     t = np.arange(len(flat))
     for c in range(flat.shape[1]):               # columns, not frames
@@ -79,8 +93,8 @@ def lowpass(x: NDArray[np.floating], fs: float, cutoff_hz: float, order: int = 2
         return x.copy()
     filled = interpolate_nans(x)
     # columns with no data at all stay NaN through interpolate; filter the rest
-    ok_cols = ~np.isnan(filled.reshape(len(x), -1)).any(axis=0)
-    flat = filled.reshape(len(x), -1)
+    flat = _as_2d(filled)
+    ok_cols = ~np.isnan(flat).any(axis=0)
     flat[:, ok_cols] = sosfiltfilt(sos, flat[:, ok_cols], axis=0)
     out = flat.reshape(x.shape)
     out[missing] = np.nan
@@ -137,8 +151,8 @@ def fix_left_right_swaps(seq: PoseSequence) -> PoseSequence:
 def _body_scale(seq: PoseSequence) -> float:
     """Median shoulder-to-ankle height in pixels (a scale for thresholds)."""
     xy = seq.image_xy
-    top = np.nanmean(xy[:, [L.LEFT_SHOULDER, L.RIGHT_SHOULDER], 1], axis=1) if len(xy) else np.array([])
-    bottom = np.nanmean(xy[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE], 1], axis=1) if len(xy) else np.array([])
+    top = nanmean_quiet(xy[:, [L.LEFT_SHOULDER, L.RIGHT_SHOULDER], 1], axis=1)
+    bottom = nanmean_quiet(xy[:, [L.LEFT_ANKLE, L.RIGHT_ANKLE], 1], axis=1)
     h = np.abs(bottom - top)
     return float(np.nanmedian(h)) if np.isfinite(h).any() else float(seq.height) / 2
 
