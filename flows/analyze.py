@@ -16,9 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from pipeline import analysis as stages
 from pipeline.errors import DownloadFailed, PipelineError, StorageUnavailable
 from pipeline.manifest import new_manifest
-from pipeline.metrics.activity import analyze_pose
 from pipeline.options import AnalysisOptions
-from pipeline.pose.sequence import PoseSequence
 from pipeline.session import new_session_id, read_manifest
 from pipeline.storage import open_storage
 from pipeline.video import VideoLimits
@@ -46,8 +44,8 @@ def pose(video: Path, options: AnalysisOptions, ws: stages.Workspace, on_frame: 
 
 
 @task(name="metrics", cache_policy=NO_CACHE)
-def metrics(pose_path: Path, options: AnalysisOptions) -> Any:
-    return analyze_pose(PoseSequence.load_npz(str(pose_path)), options)
+def metrics(video: Path, pose_path: Path, options: AnalysisOptions) -> Any:
+    return stages.compute_metrics(video, pose_path, options)
 
 
 @task(name="artifacts", cache_policy=NO_CACHE)
@@ -84,7 +82,7 @@ def analyze_session(source: str, options: dict[str, Any], storage_uri: str | Non
     try:
         video, source_info, probe_info = timed("ingest", ingest, source, ws, VideoLimits.from_env())
         pose_path, people = timed("pose", pose, video, opts, ws, on_frame)
-        result = timed("metrics", metrics, pose_path, opts)
+        result = timed("metrics", metrics, video, pose_path, opts)
         arts = artifacts(session_id, base["created_at"][:10], video, pose_path, result, opts, ws, timings, on_frame)
         manifest = stages.completed_manifest(base, result, probe_info, source_info, people, arts, timings, started)
         return timed("publish", publish, storage_uri, ws, manifest)

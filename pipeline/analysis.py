@@ -74,6 +74,45 @@ def run_pose(video: Path, options: AnalysisOptions, ws: Workspace,
     return path, people
 
 
+def compute_metrics(video: Path, pose_path: Path, options: AnalysisOptions) -> Analysis:
+    """Clean, angles and activity metrics; lifts also track the bar end in the video when visible."""
+    raw = PoseSequence.load_npz(str(pose_path))
+    bar_xy = None
+    if options.activity == "weightlifting":
+        from pipeline.metrics.bar_tracker import track_bar  # reads frames: only for lifts
+
+        bar_xy = track_bar(video, raw)
+    return analyze_pose(raw, options, bar_xy=bar_xy)
+
+
+def lift_analysis(session_id: str, video: Path, analysis: Analysis, ws: Workspace) -> dict[str, Any]:
+    """Key-position images, charts and recommendations, stored under sessions/{id}/lift-analysis/."""
+    from pipeline.render.lift_report import build_lift_report
+
+    out_dir = ws.root / "lift-analysis"
+    report = build_lift_report(video, analysis.seq, analysis.angles, analysis.result, out_dir, bar_xy=analysis.bar_xy)
+
+    def stored(item: dict[str, Any]) -> dict[str, Any]:
+        key = artifact_key(session_id, f"lift-analysis/{item['file']}")
+        ws.files[key] = out_dir / item["file"]
+        return {"key": key, **{k: v for k, v in item.items() if k != "file"}}
+
+    return {"images": [stored(i) for i in report["images"]], "charts": [stored(c) for c in report["charts"]],
+            "recommendations": report["recommendations"]}
+
+
+def session_images(session_id: str, video: Path, analysis: Analysis, ws: Workspace) -> dict[str, str]:
+    """The angle-over-time chart and the key-frame contact sheet (PNG)."""
+    from pipeline.render.session_charts import session_images as make_images
+
+    keys = {}
+    for name, path in make_images(video, analysis, ws.root / "images").items():
+        key = artifact_key(session_id, path.name)
+        ws.files[key] = path
+        keys[name] = key
+    return keys
+
+
 def export_tables(session_id: str, date: str, analysis: Analysis, ws: Workspace) -> dict[str, str]:
     """Write the Parquet tables (but `sessions`, written with the manifest); returns table -> storage key."""
     activity = analysis.result.activity
@@ -92,10 +131,9 @@ def export_tables(session_id: str, date: str, analysis: Analysis, ws: Workspace)
 
 
 def render(video: Path, analysis: Analysis, ws: Workspace, on_frame: ProgressFn | None = None) -> Path:
-    from pipeline.render.video import render_video  # cv2 drawing only when rendering
+    from pipeline.render.video import render_analysis  # cv2 drawing only when rendering
 
-    return render_video(video, analysis.seq, analysis.angles, analysis.result.activity, ws.root / "analyzed.mp4",
-                        on_frame=on_frame)
+    return render_analysis(video, analysis, ws.root / "analyzed.mp4", on_frame=on_frame)
 
 
 def completed_manifest(base: dict[str, Any], analysis: Analysis, probe_info: ProbeInfo, source: dict[str, Any],
@@ -178,7 +216,7 @@ def analyze_into(storage: Storage, base: dict[str, Any], source: str, options: A
 
     video, source_info, probe_info = timed("ingest", ingest, source, ws, limits)
     pose_path, people = timed("pose", run_pose, video, options, ws, on_frame)
-    analysis = timed("metrics", analyze_pose, PoseSequence.load_npz(str(pose_path)), options)
+    analysis = timed("metrics", compute_metrics, video, pose_path, options)
     artifacts = collect_artifacts(session_id, base["created_at"][:10], video, pose_path, analysis, options, ws,
                                   timings, on_frame)
     manifest = completed_manifest(base, analysis, probe_info, source_info, people, artifacts, timings, started)
@@ -195,6 +233,13 @@ def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, 
     artifacts: dict[str, Any] = {"original": original_key, "pose": artifact_key(session_id, "pose.npz"),
                                  "exports": export_tables(session_id, date, analysis, ws), "analyzed_video": None}
     timings["export"] = time.perf_counter() - t
+    t = time.perf_counter()
+    artifacts["images"] = session_images(session_id, video, analysis, ws)
+    timings["images"] = time.perf_counter() - t
+    if options.activity == "weightlifting":
+        t = time.perf_counter()
+        artifacts["lift_analysis"] = lift_analysis(session_id, video, analysis, ws)
+        timings["lift_analysis"] = time.perf_counter() - t
     if options.render:
         t = time.perf_counter()
         key = artifact_key(session_id, "analyzed.mp4")

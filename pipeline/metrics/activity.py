@@ -24,20 +24,24 @@ class Analysis:
     view: ViewInfo
     angles: dict[str, NDArray[np.float64]]
     result: ActivityResult
+    bar_xy: NDArray[np.float64] | None = None
 
 
 def activity_module(activity: str) -> Any:
     return importlib.import_module(f"pipeline.metrics.{activity}")
 
 
-def analyze_pose(raw: PoseSequence, options: AnalysisOptions) -> Analysis:
+def analyze_pose(raw: PoseSequence, options: AnalysisOptions, *,
+                 bar_xy: NDArray[np.float64] | None = None) -> Analysis:
+    """`bar_xy`: (T, 2) tracked bar end for lifts (see `pipeline.metrics.bar_tracker`), if any."""
     module = activity_module(options.activity)
     seq = clean(raw, cutoff_hz=module.CUTOFF_HZ)
     view = detect_view(seq)
     angles = compute_angles(seq, facing_sign(seq))
-    extra = {"raw": raw} if options.activity == "jumping" else {}
+    extra: dict[str, Any] = {
+        "jumping": {"raw": raw}, "weightlifting": {"bar_xy": bar_xy}}.get(options.activity, {})
     result = module.analyze(seq, angles, view, options, **extra)
-    return Analysis(raw, seq, view, angles, result)
+    return Analysis(raw, seq, view, angles, result, bar_xy)
 
 
 def angle_summary(angles: dict[str, NDArray[np.float64]]) -> dict[str, dict[str, float | str | None]]:

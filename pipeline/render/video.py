@@ -1,58 +1,63 @@
-"""Render the annotated video: the original frames, same timestamps, with the pose drawn on them."""
+"""Render the annotated video: every source frame, at its source time, with the overlay drawn on it.
+
+One streaming pass (decode -> draw -> encode), memory bounded by a few frames. The source's
+audio is carried over (`mp4.H264Writer`). Drawing is `frame.FrameAnnotator`, which callers can
+also use on their own frames (e.g. in another process, overlapped with pose estimation).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.pose.landmarks import Landmark as L
+from pipeline.metrics.result import ActivityResult
 from pipeline.pose.sequence import PoseSequence
-from pipeline.render.annotators import AngleLabelAnnotator, SkeletonAnnotator, TextPanelAnnotator
-from pipeline.video import Frame, Mp4Writer, iter_frames
-
-# Which joint-angle labels each activity shows, and where.
-ACTIVITY_JOINTS: dict[str, dict[str, int]] = {
-    "jumping": {"left_knee_flexion": L.LEFT_KNEE, "right_knee_flexion": L.RIGHT_KNEE,
-                "left_hip_flexion": L.LEFT_HIP, "right_hip_flexion": L.RIGHT_HIP},
-    "running": {"left_knee_flexion": L.LEFT_KNEE, "right_knee_flexion": L.RIGHT_KNEE,
-                "left_hip_flexion": L.LEFT_HIP, "right_hip_flexion": L.RIGHT_HIP,
-                "left_ankle_dorsiflexion": L.LEFT_ANKLE, "right_ankle_dorsiflexion": L.RIGHT_ANKLE},
-    "weightlifting": {"left_knee_flexion": L.LEFT_KNEE, "right_knee_flexion": L.RIGHT_KNEE,
-                      "left_hip_flexion": L.LEFT_HIP, "right_hip_flexion": L.RIGHT_HIP,
-                      "left_elbow_flexion": L.LEFT_ELBOW, "right_elbow_flexion": L.RIGHT_ELBOW},
-}
+from pipeline.render.frame import FrameAnnotator
+from pipeline.render.mp4 import H264Writer, source_timing
+from pipeline.video import Frame, iter_frames
 
 
-def panel_lines(activity: str, angles: dict[str, NDArray[np.float64]], i: int) -> list[str]:
-    knee = np.nanmean([angles["left_knee_flexion"][i], angles["right_knee_flexion"][i]]) \
-        if np.isfinite([angles["left_knee_flexion"][i], angles["right_knee_flexion"][i]]).any() else np.nan
-    trunk = 90 - angles["trunk"][i] if np.isfinite(angles["trunk"][i]) else np.nan
-    lines = [activity.capitalize()]
-    if np.isfinite(knee):
-        lines.append(f"knee flexion {knee:.0f} deg")
-    if np.isfinite(trunk):
-        lines.append(f"trunk lean {trunk:.0f} deg")
-    return lines
+def render_video(video: Path, seq: PoseSequence, angles: Mapping[str, NDArray[np.float64]], activity: str,
+                 out_path: Path, on_frame: Callable[[Frame], None] | None = None, *,
+                 result: ActivityResult | None = None, view: Any = None, audio: bool = True) -> Path:
+    """Write `out_path` from `video` with `seq`'s overlay; returns the path.
+
+    `result` adds the event markers and the metrics panel's numbers (jump heights, cadence, reps);
+    without it only the pose, angles and trail are drawn. `on_frame` is called after each frame.
+    """
+    annotator = FrameAnnotator(seq, angles, result, activity=activity, view=view)
+    return render_with(video, annotator, out_path, on_frame=on_frame, audio=audio)
 
 
-def render_video(video: Path, seq: PoseSequence, angles: dict[str, NDArray[np.float64]], activity: str,
-                 out_path: Path, on_frame: Callable[[Frame], None] | None = None) -> Path:
-    """Write `out_path`: every source frame, at its source time, annotated. Returns the path."""
-    skeleton = SkeletonAnnotator()
-    labels = AngleLabelAnnotator(ACTIVITY_JOINTS[activity])
-    panel = TextPanelAnnotator()
-    with Mp4Writer(out_path, seq.width, seq.height, seq.fps) as writer:
-        for frame in iter_frames(video):
-            i = frame.index
-            img = frame.image
-            if i < len(seq):
-                skeleton.annotate(img, seq.image_xy[i], seq.visibility[i])
-                labels.annotate(img, seq.image_xy[i], {k: v[i] for k, v in angles.items()})
-                panel.annotate(img, panel_lines(activity, angles, i))
-            writer.write(img, frame.time_s)
+def render_analysis(video: Path, analysis: Any, out_path: Path, on_frame: Callable[[Frame], None] | None = None,
+                    *, audio: bool = True) -> Path:
+    """`render_video` for a `pipeline.metrics.activity.Analysis` (events and panel included)."""
+    return render_with(video, FrameAnnotator.from_analysis(analysis), out_path, on_frame=on_frame, audio=audio)
+
+
+def render_with(video: Path, annotator: FrameAnnotator | Callable[[NDArray[np.uint8], int], NDArray[np.uint8]],
+                out_path: Path, *, on_frame: Callable[[Frame], None] | None = None, audio: bool = True) -> Path:
+    """Decode `video`, draw each frame with `annotator` (an object with `annotate(image, index)` or a
+    function of (image, index)), and encode it at the frame's own time."""
+    draw = annotator.annotate if hasattr(annotator, "annotate") else annotator
+    timing = source_timing(video)
+    frames = iter_frames(video)
+    first = next(frames)
+    height, width = first.image.shape[:2]
+    with H264Writer(out_path, width, height, timing.fps, time_base=timing.time_base,
+                    audio_from=video if audio and timing.has_audio else None,
+                    audio_offset_s=timing.first_time_s) as writer:
+        for frame in _chain(first, frames):
+            writer.write(draw(frame.image, frame.index), frame.time_s)
             if on_frame is not None:
                 on_frame(frame)
-    return out_path
+    return Path(out_path)
+
+
+def _chain(first: Frame, rest: Any) -> Any:
+    yield first
+    yield from rest

@@ -1,0 +1,1 @@
+"""Message catalogs (JSON, one file per language) for texts shown to users."""
