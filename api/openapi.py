@@ -29,6 +29,13 @@ _EXTRAS: list[tuple[str, dict[str, str], list[tuple[str, str]]]] = [
      [("lang", "en, es, fr, de, pt or it; else Accept-Language; else en")]),
     ("analyzed_video", {"202": "queued, processing or rendering: retry after Retry-After seconds",
                         "409": "the session or its last render failed"}, []),
+    ("viewer", {"202": "queued, processing or rendering: retry after Retry-After seconds",
+                "303": "with ?redirect=1: Location is the signed link to the page",
+                "403": "the key lacks the required scope, or the signed link expired or was altered",
+                "409": "the session or its last render failed, or no video and the key may not render it"},
+     [("redirect", "1: answer 303 to the signed page link instead of JSON"),
+      ("exp", "signed link: expiry, unix seconds (then no API key is needed)"),
+      ("sig", "signed link: HMAC signature")]),
     ("_submit", {"202": "accepted: the new session id and its links", "400": "malformed body",
                  "413": "video too large", "415": "not a supported video container or body type",
                  "422": "invalid options or video_url"}, []),
@@ -56,7 +63,8 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.name in _PUBLIC:
         op["security"] = []
     else:
-        op["security"] = [{"ApiKey": []}]
+        # A viewer link signed by the API (?exp=&sig=) opens the page without a key.
+        op["security"] = [{"ApiKey": []}, {}] if route.name.endswith("viewer") else [{"ApiKey": []}]
         scope = getattr(route.endpoint, "required_scope", None)
         if scope:
             op["x-required-scope"] = scope

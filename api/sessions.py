@@ -21,6 +21,17 @@ _PROBE_FIELDS = ("duration_s", "fps", "frame_count", "width", "height", "rotatio
 def load_session(storage: Storage, user: ApiUser, session_id: str, activity: str | None = None) -> dict[str, Any]:
     """The manifest, or 404 for malformed ids (before any storage access), unknown ids, another
     owner's session (admins excepted) and a session of another activity."""
+    manifest = read_session(storage, session_id)
+    if activity is not None and manifest.get("activity") != activity:
+        raise SessionNotFound()
+    if not user.is_admin and manifest.get("owner") != user.owner:
+        raise SessionNotFound()
+    return manifest
+
+
+def read_session(storage: Storage, session_id: str) -> dict[str, Any]:
+    """The manifest whoever asks, or 404 (malformed ids are refused before any storage access).
+    Only for callers already authorised otherwise (a signed link); keyed routes use `load_session`."""
     if not is_valid_session_id(session_id):
         raise SessionNotFound()
     try:  # one round trip, not exists() + read (the session detail is the hot path)
@@ -28,10 +39,6 @@ def load_session(storage: Storage, user: ApiUser, session_id: str, activity: str
     except FileNotFoundError:
         raise SessionNotFound() from None
     if manifest.get("session_id") != session_id:
-        raise SessionNotFound()
-    if activity is not None and manifest.get("activity") != activity:
-        raise SessionNotFound()
-    if not user.is_admin and manifest.get("owner") != user.owner:
         raise SessionNotFound()
     return manifest
 
@@ -68,6 +75,7 @@ def session_links(request: Request, ctx: AppContext, session_id: str, activity: 
         "self": route(request, f"{activity}_session", session_id=session_id),
         "export": route(request, f"{activity}_export", session_id=session_id),
         "analyzed_video": route(request, "analyzed_video", session_id=session_id),
+        "viewer": route(request, "viewer", session_id=session_id),
     }
     links["export_parquet"] = links["export"] + "?format=parquet"
     if activity == "weightlifting":

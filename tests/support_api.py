@@ -2,13 +2,15 @@
 
 `serve_in_thread(app)` runs an app object (with injected renderer/submitter) under uvicorn;
 `serve_in_subprocess(storage_uri)` runs `api.serve.serve` in its own process, exactly as
-`motionlens serve` does. Both yield the base URL and stop the server on exit.
+`motionlens serve` does; `serve_cli(storage_uri, log_path)` runs the command line itself
+(`python -m motionlens.cli serve ...`). All yield the base URL and stop the server on exit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -277,3 +279,54 @@ def serve_in_subprocess(storage_uri: str, env: dict[str, str] | None = None,
             proc.kill()
             proc.wait()
         log.close()
+
+
+@dataclass
+class CliServer:
+    base: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> int:
+    """SIGTERM by PID, then SIGKILL if it has not exited within `timeout_s`; returns the exit code."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode
+
+
+@contextlib.contextmanager
+def serve_cli(storage_uri: str, log_path: Path, env: dict[str, str] | None = None,
+              timeout_s: float = 60.0) -> Iterator[CliServer]:
+    """`python -m motionlens.cli serve --host 127.0.0.1 --port N --storage URI`; waits for /health."""
+    port = free_port()
+    argv = [sys.executable, "-m", "motionlens.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--storage", storage_uri]
+    with log_path.open("ab") as log:  # a file, not a pipe: access logs would fill a pipe and block the server
+        proc = subprocess.Popen(argv, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[1])
+    server = CliServer(f"http://127.0.0.1:{port}", proc, log_path)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"motionlens serve exited with {proc.returncode}:\n{server.log()[-3000:]}")
+            try:
+                if httpx.get(f"{server.base}/health", timeout=1.0).status_code in (200, 503):
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"motionlens serve did not answer /health in time:\n{server.log()[-3000:]}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        stop_process(proc)
