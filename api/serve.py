@@ -10,6 +10,8 @@ from pipeline.storage import open_storage
 
 
 def serve(storage_uri: str | None, host: str, port: int) -> None:
-    app = create_app(open_storage(storage_uri), ApiSettings.from_env())
+    from flows.triggers import api_hooks  # Prefect-backed submit/render when PREFECT_API_URL is set
+
+    app = create_app(open_storage(storage_uri), ApiSettings.from_env(), **api_hooks())
     # proxy_headers: behind a reverse proxy, links use the client-facing scheme and host.
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")

@@ -13,6 +13,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.pose_cache import cached_pose
 from pipeline import analysis as stages
 from pipeline.errors import DownloadFailed, PipelineError, StorageUnavailable
 from pipeline.manifest import new_manifest
@@ -36,11 +37,6 @@ NETWORK_RETRIES: dict[str, Any] = {"retries": 3, "retry_delay_seconds": [2, 5, 1
 @task(name="ingest", cache_policy=NO_CACHE, **NETWORK_RETRIES)
 def ingest(source: str, ws: stages.Workspace, limits: VideoLimits) -> tuple[Path, dict[str, Any], Any]:
     return stages.ingest(source, ws, limits)
-
-
-@task(name="pose", cache_policy=NO_CACHE)
-def pose(video: Path, options: AnalysisOptions, ws: stages.Workspace, on_frame: Any = None) -> tuple[Path, dict]:
-    return stages.run_pose(video, options, ws, on_frame)
 
 
 @task(name="metrics", cache_policy=NO_CACHE)
@@ -81,7 +77,7 @@ def analyze_session(source: str, options: dict[str, Any], storage_uri: str | Non
 
     try:
         video, source_info, probe_info = timed("ingest", ingest, source, ws, VideoLimits.from_env())
-        pose_path, people = timed("pose", pose, video, opts, ws, on_frame)
+        pose_path, people = timed("pose", cached_pose, storage_uri, source_info["sha256"], video, opts, ws, on_frame)
         result = timed("metrics", metrics, video, pose_path, opts)
         arts = artifacts(session_id, base["created_at"][:10], video, pose_path, result, opts, ws, timings, on_frame)
         manifest = stages.completed_manifest(base, result, probe_info, source_info, people, arts, timings, started)

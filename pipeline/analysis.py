@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import export
+from pipeline import export, pose_cache
 from pipeline.errors import PipelineError
 from pipeline.manifest import failed, new_manifest, with_status
 from pipeline.metrics.activity import Analysis, analyze_pose, angle_summary
@@ -215,7 +215,8 @@ def analyze_into(storage: Storage, base: dict[str, Any], source: str, options: A
         return out
 
     video, source_info, probe_info = timed("ingest", ingest, source, ws, limits)
-    pose_path, people = timed("pose", run_pose, video, options, ws, on_frame)
+    pose_path, people, _ = timed("pose", pose_cache.cached_pose, storage, source_info["sha256"], options,
+                                 ws.root / "pose.npz", lambda: run_pose(video, options, ws, on_frame))
     analysis = timed("metrics", compute_metrics, video, pose_path, options)
     artifacts = collect_artifacts(session_id, base["created_at"][:10], video, pose_path, analysis, options, ws,
                                   timings, on_frame)
