@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -16,6 +17,8 @@ for _k, _v in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
     os.environ.setdefault(_k, _v)
 
 from motionlens.progress import FrameProgress  # noqa: E402
+from motionlens.summary import headline  # noqa: E402
+from pipeline.pose.quiet import detach_native_stderr  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
 from pipeline.options import ACTIVITIES, EXERCISES, JUMP_TYPES, MODELS, AnalysisOptions  # noqa: E402
 
@@ -50,8 +53,12 @@ def _options(a: argparse.Namespace) -> AnalysisOptions:
 def cmd_analyze(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     options = _options(a)
+    detach_native_stderr()
     progress = FrameProgress.for_video(a.video, passes=1 if a.no_render else 2)
     from flows.analyze import analyze_session  # Prefect import is the CLI's main fixed cost
+
+    # an expected failure (a bad video) is reported once, as `error: CODE: message`, not also by Prefect
+    logging.getLogger("prefect.task_runs").setLevel(logging.CRITICAL)
 
     import_s = time.perf_counter() - t0
     manifest = analyze_session(a.video, options.to_dict(), storage_uri=a.storage, on_frame=progress.update)
@@ -70,6 +77,9 @@ def _report(manifest: dict[str, Any], a: argparse.Namespace, import_s: float, to
     print(f"session {manifest['session_id']} completed in {total_s:.1f} s "
           f"(analysis {processing:.1f} s, imports {import_s:.1f} s, Prefect and other overhead "
           f"{max(total_s - processing - import_s, 0):.1f} s)", file=sys.stderr)
+    print(f"  {headline(manifest)}", file=sys.stderr)
+    for w in manifest.get("warnings") or []:
+        print(f"  warning: {w['code']}: {w['message']}", file=sys.stderr)
     _print_where(manifest, a.storage)
     return 0
 

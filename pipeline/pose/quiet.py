@@ -24,3 +24,19 @@ def native_stderr_silenced() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def detach_native_stderr() -> None:
+    """For the CLI: keep Python's stderr on the terminal but send fd 2 (native C++ logs) to /dev/null.
+
+    MediaPipe and LiteRT log warnings from their own threads at any time, not only at start-up.
+    Set MOTIONLENS_DEBUG=1 to see them.
+    """
+    if os.environ.get("MOTIONLENS_DEBUG"):
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(terminal, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
