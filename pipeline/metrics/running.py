@@ -14,6 +14,8 @@ every metric are in docs/metrics/running.md; the short form:
 - foot strike angle: foot (heel->toe) angle at FS minus the same foot's angle at 35 % of stance
   (foot flat), pattern after Altman & Davis (2012): > 8 deg rearfoot, < -1.6 deg forefoot;
 - knee flexion at FS and its peak in stance; hip extension at TO; trunk lean from vertical.
+- cadence cross-check: the feet's rhythm (spectral) must agree with the event cadence within 10 %;
+  otherwise cadence is the rhythm and every value timed by or measured at the events is withheld.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ BILATERAL_SHARE = 0.2       # strikes of both feet closer than this share of a s
 MISSED_STEP_RATIO = 1.6     # a step this much longer than the median hides a missed strike
 SPECTRAL_BAND_HZ = (0.3, 2.5)   # stride frequencies from slow walking to sprinting
 CADENCE_MISMATCH = 0.1      # event and rhythm cadences further apart than this share: events unreliable
+# per-step values timed by, or measured at, the foot strikes and toe-offs: blanked when those are unreliable
+WITHHELD_WHEN_UNRELIABLE = frozenset({
+    "contact_time_s", "flight_time_s", "double_support_s", "step_time_s", "stride_time_s", "duty_factor",
+    "step_length_m", "stride_length_m", "vertical_oscillation_px", "vertical_oscillation_cm", "overstride_px",
+    "overstride_cm", "foot_strike_angle_deg", "knee_flexion_at_contact_deg", "peak_knee_flexion_stance_deg",
+    "hip_extension_at_toe_off_deg",
+})
 REARFOOT_DEG, FOREFOOT_DEG = 8.0, -1.6   # Altman & Davis (2012) foot strike angle thresholds
 FLAT_FOOT_AT = 0.35         # share of stance at which the foot is flat (strike angle reference)
 # Winter's segment fractions of body height: shank 0.246 + thigh 0.245 + trunk (hip-shoulder) 0.288
@@ -51,20 +60,28 @@ def analyze(seq: PoseSequence, angles: dict[str, np.ndarray], view: ViewInfo,
             options: AnalysisOptions) -> ActivityResult:
     """Gait metrics of a cleaned side-view sequence (swaps undone, low-passed at `CUTOFF_HZ`)."""
     facing = facing_sign(seq) if len(seq) else np.zeros(0)
-    contacts = detect_contacts(seq, facing)
+    rhythm_spm = spectral_cadence_spm(seq)
+    stride_s = 120.0 / rhythm_spm if np.isfinite(rhythm_spm) and rhythm_spm > 0 else None
+    contacts = detect_contacts(seq, facing, stride_s)
     steps = gait_steps(contacts)
     warnings = _view_warnings(view)
     if not np.isfinite(steps.step_time_s).any():
         return _no_gait(contacts, steps, view, warnings)
     m_per_px = metres_per_pixel(seq, options.athlete_height_m)
     per_step = step_metrics(seq, angles, steps, facing, m_per_px, options.treadmill_speed_m_s)
-    summary = session_summary(steps, per_step, view, m_per_px, options, spectral_cadence_spm(seq))
-    if summary["cadence_spm"] != summary["cadence_events_spm"]:
+    events_spm = event_cadence_spm(steps)
+    unreliable = cadence_mismatch(events_spm, rhythm_spm)
+    if unreliable:
+        # the strikes and toe-offs are not the athlete's: nothing timed or measured at them is published
+        per_step = {k: np.full(len(steps), np.nan) if k in WITHHELD_WHEN_UNRELIABLE else v
+                    for k, v in per_step.items()}
         warnings.append({"code": "cadence_mismatch",
-                         "message": f"cadence from foot strikes ({summary['cadence_events_spm']:.0f} steps/min) "
-                                    f"disagrees with the rhythm of the feet ({summary['cadence_rhythm_spm']:.0f} "
-                                    f"steps/min), which is reported instead: foot strikes, toe-offs and contact "
-                                    f"times are unreliable, probably jittery foot landmarks"})
+                         "message": f"cadence from foot strikes ({events_spm:.0f} steps/min) disagrees with the "
+                                    f"rhythm of the feet ({rhythm_spm:.0f} steps/min), which is reported instead: "
+                                    f"the foot strikes and toe-offs found are unreliable (jittery or occluded "
+                                    f"feet), so contact and flight times, duty factor, step times and the values "
+                                    f"measured at foot strike or toe-off are not reported"})
+    summary = session_summary(steps, per_step, view, m_per_px, options, rhythm_spm)
     if len(steps) < 4:
         warnings.append({"code": "few_steps",
                          "message": f"only {len(steps)} steps found: the averages are rough"})
@@ -177,6 +194,20 @@ def spectral_cadence_spm(seq: PoseSequence) -> float:
     a, b, c = np.log(power[k - 1:k + 2] + 1e-300)           # parabolic peak on the log spectrum
     shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c != 0 else 0.0
     return float(120.0 * (freqs[k] + shift * (freqs[1] - freqs[0])))
+
+
+def event_cadence_spm(steps: "Steps") -> float:
+    """60 / mean step time between observed, alternating foot strikes (NaN without a step time)."""
+    mean_step = _mean(steps.step_time_s)
+    return 60.0 / mean_step if mean_step > 0 else float("nan")
+
+
+def cadence_mismatch(events_spm: float, rhythm_spm: float) -> bool:
+    """True when the event cadence is off the feet's rhythm by more than `CADENCE_MISMATCH`: the
+    strikes found are fragments or misses, not the athlete's steps."""
+    if not math.isfinite(rhythm_spm):
+        return False
+    return not math.isfinite(events_spm) or abs(events_spm - rhythm_spm) > CADENCE_MISMATCH * rhythm_spm
 
 
 # --- per-step metrics -----------------------------------------------------------------------
@@ -335,17 +366,18 @@ def _asymmetry_pct(left: float, right: float) -> float:
 def session_summary(steps: Steps, per_step: dict[str, FloatArray], view: ViewInfo, m_per_px: float | None,
                     options: AnalysisOptions, rhythm_spm: float) -> dict[str, Any]:
     """The manifest's `metrics` block (DESIGN §10 keys first). `cadence_spm` is the event cadence,
-    or the feet's rhythm when the two disagree (then the events are not to be trusted)."""
-    mean_step = _mean(steps.step_time_s)
-    events_spm = 60.0 / mean_step if mean_step > 0 else float("nan")
-    mismatch = math.isfinite(rhythm_spm) and abs(events_spm - rhythm_spm) > CADENCE_MISMATCH * rhythm_spm
+    or the feet's rhythm when the two disagree (then the events are not to be trusted, and `analyze`
+    has blanked the per-step values in `WITHHELD_WHEN_UNRELIABLE`)."""
+    events_spm = event_cadence_spm(steps)
+    mismatch = cadence_mismatch(events_spm, rhythm_spm)
+    mean_step = _mean(per_step["step_time_s"])
     by_side = {name: {side: _mean(per_step[name][steps.side == s]) for s, side in enumerate(SIDES)}
                for name in ("step_time_s", "contact_time_s")}
     patterns = [strike_pattern(a) for a in per_step["foot_strike_angle_deg"]]
     counts = {p: patterns.count(p) for p in ("rearfoot", "midfoot", "forefoot")}
     majority = max(counts, key=counts.get) if any(counts.values()) else None
-    stride = _mean(steps.stride_time_s)
-    contact = _mean(steps.contact_time_s)
+    stride = _mean(per_step["stride_time_s"])
+    contact = _mean(per_step["contact_time_s"])
     duty = _mean(per_step["duty_factor"])
     if not math.isfinite(duty) and math.isfinite(mean_step) and math.isfinite(contact):
         duty = contact / (2 * mean_step)
