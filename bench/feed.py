@@ -28,7 +28,6 @@ def seek_threads(video: Path) -> int:
 
 
 def one_decoder(video: Path) -> int:
-    from pipeline.pose.estimate import detect
     from pipeline.pose.models import resolve_model
     from pipeline.pose.parallel import _detect_gated
     from pipeline.video import iter_frames
@@ -53,7 +52,6 @@ def one_decoder(video: Path) -> int:
         q.put(None)
     for t in threads:
         t.join()
-    _ = detect
     return len(out[0]) + len(out[1])
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import numpy as np
-
 from bench.common import cpu_s, emit
 
 
@@ -20,9 +18,6 @@ def per_frame_ms(fn, n: int) -> float:
 
 
 def measure(video: str, n: int) -> dict[str, float]:
-    import av
-    import mediapipe as mp
-
     from bench.naive import draw_skeleton
     from pipeline.metrics.activity import analyze_pose
     from pipeline.options import AnalysisOptions
@@ -77,7 +72,6 @@ def measure(video: str, n: int) -> dict[str, float]:
     res["encode_mp4writer"] = per_frame_ms(lambda: encode(Mp4Writer), n)
     res["encode_h264writer"] = per_frame_ms(lambda: encode(H264Writer), n)
     os.unlink("/tmp/motionlens-bench-enc.mp4")
-    _ = np, av, mp
     return res
 
 
