@@ -186,7 +186,12 @@ def test_render_overlapped_writes_the_file_render_with_writes(short_clip, tmp_pa
     a = render_with(short_clip, _draw, tmp_path / "a.mp4")
     b = render_overlapped(short_clip, _draw, tmp_path / "b.mp4", on_frame=lambda f: seen.append(f.index))
     assert seen == list(range(45))
-    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    # Same frames, same times, same pictures. Not byte equality: libx264's frame threads may decide
+    # a macroblock differently when the machine is loaded (seen once in CI), well below 1 grey level.
+    fa, fb = list(iter_frames(a)), list(iter_frames(b))
+    assert [f.time_s for f in fa] == [f.time_s for f in fb] and len(fa) == 45
+    diff = max(float(np.abs(x.image.astype(np.int16) - y.image.astype(np.int16)).mean()) for x, y in zip(fa, fb))
+    assert diff < 0.5, diff
 
 
 def test_render_overlapped_reports_a_drawing_error(short_clip, tmp_path):
@@ -203,3 +208,18 @@ def test_render_overlapped_reports_a_drawing_error(short_clip, tmp_path):
     with pytest.raises(ValueError, match="bad overlay"):
         render_overlapped(short_clip, broken, tmp_path / "c.mp4")
     assert threading.active_count() == before
+
+
+def test_pose_settings_follow_the_environment_and_the_activity(monkeypatch):
+    from pipeline.pose.parallel import pose_settings
+
+    monkeypatch.delenv("MOTIONLENS_NUM_POSES", raising=False)
+    monkeypatch.setenv("MOTIONLENS_WORKERS", "3")
+    assert pose_settings("weightlifting") == (3, "auto")     # lifts: tracking's lag does not matter
+    assert pose_settings("jumping") == (3, 3)                # jumps and runs: lag-free, exact
+    assert pose_settings("running") == (3, 3)
+    monkeypatch.setenv("MOTIONLENS_NUM_POSES", "1")
+    monkeypatch.setenv("MOTIONLENS_WORKERS", "0")
+    assert pose_settings("jumping") == (1, 1)
+    monkeypatch.delenv("MOTIONLENS_WORKERS")
+    assert pose_settings()[0] >= 1
