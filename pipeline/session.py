@@ -10,13 +10,18 @@ from typing import Any
 
 from pipeline.storage import Storage
 
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# The first character is a letter or digit: pyarrow's dataset discovery skips files whose names
+# start with "_" or ".", so `exports/.../{session_id}.parquet` would silently vanish from a
+# data scientist's read of the whole table.
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{15,63}$")
 STATUSES = ("queued", "processing", "completed", "failed")
 
 
 def new_session_id() -> str:
-    """22 random URL-safe characters (128 bits); never sequential."""
-    return secrets.token_urlsafe(16)
+    """22 random URL-safe characters (~128 bits), starting with a letter or digit; never sequential."""
+    while not (session_id := secrets.token_urlsafe(16))[0].isalnum():
+        pass
+    return session_id
 
 
 def is_valid_session_id(session_id: str) -> bool:
