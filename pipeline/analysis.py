@@ -20,8 +20,8 @@ from pipeline.errors import PipelineError
 from pipeline.manifest import failed, new_manifest, with_status
 from pipeline.metrics.activity import Analysis, analyze_pose, angle_summary
 from pipeline.options import AnalysisOptions
-from pipeline.pose.athlete import estimate_athlete
 from pipeline.pose.models import model_sha256, resolve_model
+from pipeline.pose.parallel import estimate_athlete_parallel, pose_settings
 from pipeline.pose.sequence import PoseSequence
 from pipeline.quality import quality_block
 from pipeline.session import artifact_key, export_key, new_session_id, read_manifest, write_manifest
@@ -66,9 +66,11 @@ def ingest(source: str, ws: Workspace, limits: VideoLimits) -> tuple[Path, dict[
 
 def run_pose(video: Path, options: AnalysisOptions, ws: Workspace,
              on_frame: ProgressFn | None = None) -> tuple[Path, dict[str, Any]]:
-    """Raw athlete pose saved as NPZ in the workspace."""
-    select = options.select if options.select != "auto" else ("moving" if options.activity == "running" else "largest")
-    seq, people = estimate_athlete(video, model=options.model, select=select, on_frame=on_frame)
+    """Raw athlete pose saved as NPZ in the workspace, posed on MOTIONLENS_WORKERS threads (default:
+    every core this process may use; the result means the same for any count, see pose.parallel)."""
+    workers, num_poses = pose_settings(options.activity)
+    seq, people = estimate_athlete_parallel(video, model=options.model, select=pose_cache.athlete_selection(options),
+                                            workers=workers, num_poses=num_poses, on_frame=on_frame)
     path = ws.root / "pose.npz"
     seq.save_npz(str(path))
     return path, people

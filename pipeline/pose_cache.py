@@ -1,6 +1,6 @@
 """Pose results kept in the storage, keyed by what determines them, so pose never runs twice.
 
-`cache/pose/{video_sha256}-{model}-{model_sha256[:12]}-{selection}.npz` holds the raw athlete
+`cache/pose/{video_sha256}-{model}-{model_sha256[:12]}-{selection}-p{num_poses}.npz` holds the raw athlete
 `PoseSequence` (the same NPZ as a session's `pose.npz`), and the `.json` beside it what was seen
 of the people in view (the quality block needs it). The JSON is written second: an entry counts
 only when both exist, so a crash between the two writes is a miss, never a half entry.
@@ -24,6 +24,7 @@ from pipeline.errors import StorageUnavailable
 from pipeline.manifest import json_safe
 from pipeline.options import MODELS, AnalysisOptions
 from pipeline.pose.models import model_sha256, resolve_model
+from pipeline.pose.parallel import pose_settings
 from pipeline.pose.sequence import PoseSequence
 from pipeline.storage import Storage
 
@@ -46,7 +47,8 @@ def cache_key(video_sha256: str, options: AnalysisOptions) -> str:
     select_tag = select if select in ("largest", "moving") else "at-" + hashlib.sha1(select.encode()).hexdigest()[:8]
     if not re.fullmatch(r"[0-9a-f]{64}", video_sha256):
         raise ValueError(f"not a sha256 hex digest: {video_sha256!r}")
-    return f"{PREFIX}{video_sha256}-{name}-{model_sha256(model_path)[:12]}-{select_tag}.npz"
+    _, num_poses = pose_settings(options.activity)      # "auto" tracks one person: other keypoints
+    return f"{PREFIX}{video_sha256}-{name}-{model_sha256(model_path)[:12]}-{select_tag}-p{num_poses}.npz"
 
 
 def _people_key(key: str) -> str:

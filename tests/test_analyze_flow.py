@@ -35,8 +35,10 @@ def published_keys(storage: LocalStorage) -> list[str]:
 @pytest.fixture(scope="module")
 def squat_session(tmp_path_factory):
     storage = LocalStorage(tmp_path_factory.mktemp("store"))
-    manifest = run(storage, Path(__file__).parents[2] / "shared/fixtures/videos/squat_side.mp4",
-                   exercise="back_squat")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MOTIONLENS_WORKERS", "2")     # the analysis path is the two-thread one (issue 9)
+        manifest = run(storage, Path(__file__).parents[2] / "shared/fixtures/videos/squat_side.mp4",
+                       exercise="back_squat")
     return storage, manifest
 
 
@@ -51,6 +53,8 @@ def test_squat_completes_with_all_artifacts(squat_session):
         assert storage.exists(key), key
     assert m["probe"]["frame_count"] == 614 and m["quality"]["detected_share"] == 1.0
     assert m["quality"]["view"] == "side"
+    # posed in two chunks, tracking the lone lifter (num_poses "auto" -> 1)
+    assert (m["quality"]["people"]["pose_chunks"], m["quality"]["people"]["num_poses"]) == (2, 1)
     assert m["timings_s"]["pose"] > 0 and m["processing_time_s"] > 0
     assert m["model"]["name"] == "full" and len(m["model"]["sha256"]) == 64
     assert m["angle_summary"]["left_knee_flexion"]["max"] > 90      # deep squat

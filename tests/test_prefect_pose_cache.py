@@ -21,11 +21,15 @@ CLIP = clip_path("power_clean_side.mp4")
 SHA = hashlib.sha256(CLIP.read_bytes()).hexdigest()
 
 
-def test_keys() -> None:
+def test_keys(monkeypatch) -> None:
+    monkeypatch.delenv("MOTIONLENS_NUM_POSES", raising=False)
     key = pose_cache.cache_key(SHA, AnalysisOptions("weightlifting"))
-    assert key.startswith(f"cache/pose/{SHA}-full-") and key.endswith("-largest.npz")
-    assert pose_cache.cache_key(SHA, AnalysisOptions("running")).endswith("-moving.npz")        # auto per activity
-    assert pose_cache.cache_key(SHA, AnalysisOptions("jumping", select="moving")).endswith("-moving.npz")
+    assert key.startswith(f"cache/pose/{SHA}-full-") and key.endswith("-largest-pauto.npz")
+    assert pose_cache.cache_key(SHA, AnalysisOptions("running")).endswith("-moving-p3.npz")     # auto per activity
+    assert pose_cache.cache_key(SHA, AnalysisOptions("jumping", select="moving")).endswith("-moving-p3.npz")
+    # posing with tracking (one person) gives other keypoints than detecting up to three people
+    monkeypatch.setenv("MOTIONLENS_NUM_POSES", "1")
+    assert pose_cache.cache_key(SHA, AnalysisOptions("jumping")).endswith("-largest-p1.npz")
     assert "-lite-" in pose_cache.cache_key(SHA, AnalysisOptions("jumping", model="lite"))
     picked = pose_cache.cache_key(SHA, AnalysisOptions("jumping", select="300,400"))
     assert picked.endswith(".npz") and "-at-" in picked

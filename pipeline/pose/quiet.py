@@ -4,26 +4,50 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# fd 2 is one per process: pose threads (pipeline.pose.parallel) enter and leave the silenced block
+# at overlapping times, so the first to enter redirects it and the last to leave restores it.
+_lock = threading.Lock()
+_depth = 0
+_saved_fd = -1
 
 
 @contextmanager
 def native_stderr_silenced() -> Iterator[None]:
-    """Point fd 2 at /dev/null for the block, unless MOTIONLENS_DEBUG is set."""
+    """Point fd 2 at /dev/null for the block, unless MOTIONLENS_DEBUG is set. Thread-safe and nestable."""
     if os.environ.get("MOTIONLENS_DEBUG"):
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    _enter()
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        _leave()
+
+
+def _enter() -> None:
+    global _depth, _saved_fd
+    with _lock:
+        if _depth == 0:
+            sys.stderr.flush()
+            _saved_fd = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _depth += 1
+
+
+def _leave() -> None:
+    global _depth, _saved_fd
+    with _lock:
+        _depth -= 1
+        if _depth == 0:
+            os.dup2(_saved_fd, 2)
+            os.close(_saved_fd)
+            _saved_fd = -1
 
 
 def detach_native_stderr() -> None:

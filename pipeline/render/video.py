@@ -34,9 +34,18 @@ def render_video(video: Path, seq: PoseSequence, angles: Mapping[str, NDArray[np
 
 
 def render_analysis(video: Path, analysis: Any, out_path: Path, on_frame: Callable[[Frame], None] | None = None,
-                    *, audio: bool = True) -> Path:
-    """`render_video` for a `pipeline.metrics.activity.Analysis` (events and panel included)."""
-    return render_with(video, FrameAnnotator.from_analysis(analysis), out_path, on_frame=on_frame, audio=audio)
+                    *, audio: bool = True, workers: int | None = None) -> Path:
+    """`render_video` for a `pipeline.metrics.activity.Analysis` (events and panel included).
+
+    With more than one worker (default: MOTIONLENS_WORKERS, else the usable cores) decoding, drawing
+    and encoding overlap in threads (`pipeline.pipelined`): the same file, sooner."""
+    from pipeline.pipelined import render_overlapped
+    from pipeline.pose.parallel import pose_settings
+
+    annotator = FrameAnnotator.from_analysis(analysis)
+    if (workers or pose_settings()[0]) > 1:
+        return render_overlapped(video, annotator, out_path, on_frame=on_frame, audio=audio)
+    return render_with(video, annotator, out_path, on_frame=on_frame, audio=audio)
 
 
 def render_with(video: Path, annotator: FrameAnnotator | Callable[[NDArray[np.uint8], int], NDArray[np.uint8]],
