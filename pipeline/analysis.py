@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,8 @@ def analyze_into(storage: Storage, base: dict[str, Any], source: str, options: A
 def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, analysis: Analysis,
                       options: AnalysisOptions, ws: Workspace, timings: dict[str, float],
                       on_frame: ProgressFn | None) -> dict[str, Any]:
+    """Exports, then the pictures (charts, lift analysis) in a thread while the video renders: the
+    render's pipeline leaves gaps on the cores that matplotlib and the key-frame reads fill."""
     original_key = artifact_key(session_id, "original" + (video.suffix.lower() or ".mp4"))
     ws.files[original_key] = video
     ws.files[artifact_key(session_id, "pose.npz")] = pose_path
@@ -236,20 +239,29 @@ def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, 
     artifacts: dict[str, Any] = {"original": original_key, "pose": artifact_key(session_id, "pose.npz"),
                                  "exports": export_tables(session_id, date, analysis, ws), "analyzed_video": None}
     timings["export"] = time.perf_counter() - t
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictures") as pool:
+        pictures = pool.submit(_pictures, session_id, video, analysis, options, ws, timings)
+        if options.render:
+            t = time.perf_counter()
+            key = artifact_key(session_id, "analyzed.mp4")
+            ws.files[key] = render(video, analysis, ws, on_frame)
+            artifacts["analyzed_video"] = key
+            timings["render"] = time.perf_counter() - t
+        artifacts.update(pictures.result())
+    return artifacts
+
+
+def _pictures(session_id: str, video: Path, analysis: Analysis, options: AnalysisOptions, ws: Workspace,
+              timings: dict[str, float]) -> dict[str, Any]:
+    """The session's charts and, for lifts, the lift analysis (one thread: matplotlib is not re-entrant)."""
     t = time.perf_counter()
-    artifacts["images"] = session_images(session_id, video, analysis, ws)
+    out: dict[str, Any] = {"images": session_images(session_id, video, analysis, ws)}
     timings["images"] = time.perf_counter() - t
     if options.activity == "weightlifting":
         t = time.perf_counter()
-        artifacts["lift_analysis"] = lift_analysis(session_id, video, analysis, ws)
+        out["lift_analysis"] = lift_analysis(session_id, video, analysis, ws)
         timings["lift_analysis"] = time.perf_counter() - t
-    if options.render:
-        t = time.perf_counter()
-        key = artifact_key(session_id, "analyzed.mp4")
-        ws.files[key] = render(video, analysis, ws, on_frame)
-        artifacts["analyzed_video"] = key
-        timings["render"] = time.perf_counter() - t
-    return artifacts
+    return out
 
 
 def mark_processing(storage: Storage, manifest: dict[str, Any]) -> dict[str, Any]:
