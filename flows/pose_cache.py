@@ -1,9 +1,7 @@
 """The pose task with the storage-wide pose cache (`pipeline/pose_cache.py`) in front of it.
 
-A drop-in for the `pose` task of `flows/analyze.py`, given the storage and the video's sha256
-(which `ingest` already computed):
-
-    pose_path, people = timed("pose", cached_pose, storage_uri, source_info["sha256"], video, opts, ws, on_frame)
+The `pose` step of `flows/analyze.py` (`pipeline.analysis.pose` as a task), given the storage and
+the video's sha256 (which `ingest` already computed).
 
 Re-analysing a video (a rerun after a failure, the same clip in a new session, new metric code)
 then costs a download instead of pose estimation.
@@ -20,15 +18,14 @@ from prefect.cache_policies import NO_CACHE
 from pipeline import analysis as stages
 from pipeline import pose_cache
 from pipeline.options import AnalysisOptions
-from pipeline.storage import open_storage
+from pipeline.storage import Storage
 
 
 @task(name="pose", cache_policy=NO_CACHE)
-def cached_pose(storage_uri: str | None, video_sha256: str, video: Path, options: AnalysisOptions,
+def cached_pose(storage: Storage, video_sha256: str, video: Path, options: AnalysisOptions,
                 ws: stages.Workspace, on_frame: Any = None) -> tuple[Path, dict[str, Any]]:
     path, people, hit = pose_cache.cached_pose(
-        open_storage(storage_uri), video_sha256, options, ws.root / "pose.npz",
-        lambda: stages.run_pose(video, options, ws, on_frame))
+        storage, video_sha256, options, ws.root / "pose.npz", lambda: stages.run_pose(video, options, ws, on_frame))
     if hit:
         print(f"pose of {video_sha256[:12]} ({options.model}) from the cache")
     return path, people

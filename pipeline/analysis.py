@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import export, pose_cache
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, StorageUnavailable
 from pipeline.manifest import failed, new_manifest, with_status
 from pipeline.metrics.activity import Analysis, analyze_pose, angle_summary
 from pipeline.options import AnalysisOptions
@@ -74,6 +74,14 @@ def run_pose(video: Path, options: AnalysisOptions, ws: Workspace,
                                             workers=workers, num_poses=num_poses, on_frame=on_frame)
     path = ws.root / "pose.npz"
     seq.save_npz(str(path))
+    return path, people
+
+
+def pose(storage: Storage, video_sha256: str, video: Path, options: AnalysisOptions, ws: Workspace,
+         on_frame: ProgressFn | None = None) -> tuple[Path, dict[str, Any]]:
+    """The athlete's raw pose from the storage-wide cache (video hash + model + selection), else estimated."""
+    path, people, _ = pose_cache.cached_pose(storage, video_sha256, options, ws.root / "pose.npz",
+                                             lambda: run_pose(video, options, ws, on_frame))
     return path, people
 
 
@@ -159,14 +167,17 @@ def completed_manifest(base: dict[str, Any], analysis: Analysis, probe_info: Pro
 
 def publish(storage: Storage, ws: Workspace, manifest: dict[str, Any]) -> dict[str, Any]:
     """Upload every artifact, then the `sessions` row, then the manifest (last: it is the commit)."""
-    for key, path in ws.files.items():
-        storage.upload_file(key, path, content_type=_content_type(key))
-    date = manifest["created_at"][:10]
-    key = export_key("sessions", manifest["activity"], date, manifest["session_id"])
-    path = export.write_table(export.sessions_table(manifest), ws.root / "exports" / "sessions.parquet")
-    storage.upload_file(key, path, content_type="application/vnd.apache.parquet")
-    manifest["artifacts"].setdefault("exports", {})["sessions"] = key
-    write_manifest(storage, manifest)
+    try:
+        for key, path in ws.files.items():
+            storage.upload_file(key, path, content_type=_content_type(key))
+        date = manifest["created_at"][:10]
+        key = export_key("sessions", manifest["activity"], date, manifest["session_id"])
+        path = export.write_table(export.sessions_table(manifest), ws.root / "exports" / "sessions.parquet")
+        storage.upload_file(key, path, content_type="application/vnd.apache.parquet")
+        manifest["artifacts"].setdefault("exports", {})["sessions"] = key
+        write_manifest(storage, manifest)
+    except OSError as exc:  # network and disk errors (the flow's task retries them first)
+        raise StorageUnavailable(f"could not publish to {storage.uri}: {exc}") from exc
     return manifest
 
 
@@ -184,14 +195,29 @@ def record_failure(storage: Storage, manifest: dict[str, Any], error: PipelineEr
     return out
 
 
+@dataclass(frozen=True)
+class Steps:
+    """What `analyze_into` calls for each step: these plain functions, or the Prefect flow's tasks
+    around them (`flows/analyze.py`), so both paths share one sequence and one failure policy."""
+
+    ingest: Callable[..., tuple[Path, dict[str, Any], ProbeInfo]]
+    pose: Callable[..., tuple[Path, dict[str, Any]]]
+    metrics: Callable[..., Analysis]
+    artifacts: Callable[..., dict[str, Any]]
+    publish: Callable[..., dict[str, Any]]
+
+
 def run_session(storage: Storage, source: str, options: AnalysisOptions, *, session_id: str | None = None,
-                limits: VideoLimits | None = None, on_frame: ProgressFn | None = None) -> dict[str, Any]:
-    """The whole analysis without Prefect (API background work, tests): same stages as the flow."""
+                limits: VideoLimits | None = None, on_frame: ProgressFn | None = None,
+                steps: Steps | None = None) -> dict[str, Any]:
+    """One session from source to published manifest; a failure is recorded as such (nothing else is
+    published) and returned, a bug is recorded as `internal_error` and raised."""
     session_id = session_id or new_session_id()
     base = read_manifest(storage, session_id) or new_manifest(session_id, options, source)
     ws = Workspace.create(session_id)
     try:
-        return analyze_into(storage, base, source, options, ws, limits or VideoLimits(), on_frame)
+        return analyze_into(storage, base, source, options, ws, limits or VideoLimits.from_env(), on_frame,
+                            steps or PLAIN_STEPS)
     except PipelineError as exc:
         return record_failure(storage, base, exc)
     except Exception as exc:  # a bug: still never leave the session 'processing'
@@ -206,25 +232,24 @@ def internal_error(exc: BaseException) -> PipelineError:
 
 
 def analyze_into(storage: Storage, base: dict[str, Any], source: str, options: AnalysisOptions, ws: Workspace,
-                 limits: VideoLimits, on_frame: ProgressFn | None = None) -> dict[str, Any]:
+                 limits: VideoLimits, on_frame: ProgressFn | None, steps: Steps) -> dict[str, Any]:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     session_id = base["session_id"]
 
-    def timed(name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    def timed(name: str, fn: Callable[..., Any], *args: Any) -> Any:
         t = time.perf_counter()
-        out = fn(*args, **kw)
+        out = fn(*args)
         timings[name] = time.perf_counter() - t
         return out
 
-    video, source_info, probe_info = timed("ingest", ingest, source, ws, limits)
-    pose_path, people, _ = timed("pose", pose_cache.cached_pose, storage, source_info["sha256"], options,
-                                 ws.root / "pose.npz", lambda: run_pose(video, options, ws, on_frame))
-    analysis = timed("metrics", compute_metrics, video, pose_path, options)
-    artifacts = collect_artifacts(session_id, base["created_at"][:10], video, pose_path, analysis, options, ws,
-                                  timings, on_frame)
+    video, source_info, probe_info = timed("ingest", steps.ingest, source, ws, limits)
+    pose_path, people = timed("pose", steps.pose, storage, source_info["sha256"], video, options, ws, on_frame)
+    analysis = timed("metrics", steps.metrics, video, pose_path, options)
+    artifacts = steps.artifacts(session_id, base["created_at"][:10], video, pose_path, analysis, options, ws,
+                                timings, on_frame)
     manifest = completed_manifest(base, analysis, probe_info, source_info, people, artifacts, timings, started)
-    return timed("publish", publish, storage, ws, manifest)
+    return timed("publish", steps.publish, storage, ws, manifest)
 
 
 def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, analysis: Analysis,
@@ -262,6 +287,9 @@ def _pictures(session_id: str, video: Path, analysis: Analysis, options: Analysi
         out["lift_analysis"] = lift_analysis(session_id, video, analysis, ws)
         timings["lift_analysis"] = time.perf_counter() - t
     return out
+
+
+PLAIN_STEPS = Steps(ingest=ingest, pose=pose, metrics=compute_metrics, artifacts=collect_artifacts, publish=publish)
 
 
 def mark_processing(storage: Storage, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -80,5 +80,5 @@ def test_the_prefect_task(tmp_path: Path) -> None:
     src.root.mkdir()
     npz, people = stages.run_pose(CLIP, options, src)
     pose_cache.save(storage, pose_cache.cache_key(SHA, options), npz, people)
-    path, got = cached_pose.fn(str(storage.root), SHA, CLIP, options, ws)        # a hit: no pose estimation
+    path, got = cached_pose.fn(storage, SHA, CLIP, options, ws)        # a hit: no pose estimation
     assert path == ws.root / "pose.npz" and got == people
