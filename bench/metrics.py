@@ -5,6 +5,10 @@ landmarks of each activity: weightlifting = the real squat_side pose tiled to 10
 `tests/support/gait.py`, jumping = `tests/support/jump_clips.py` (a jump every 4 s). The target
 (DESIGN §9) is < 100 ms for the whole chain.
 
+The steps run one after the other on one thread, so their CPU ms add up to the chain's cost. Then,
+separately, the four Parquet tables are written at once with `export.write_tables` (one thread
+each): its wall time is what an export stage using it waits, its CPU ms the same work as one by one.
+
     python -m bench.metrics [--frames 18000] [--repeats 5]
 """
 
@@ -63,7 +67,7 @@ def jumping_session(frames: int, fps: float = 30.0) -> Any:
     return stick_sequence(jumps, duration=duration, fps=fps, noise_px=1.0)
 
 
-def steps(raw: Any, activity: str) -> tuple[dict[str, float], dict[str, float]]:
+def steps(raw: Any, activity: str) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
     """CPU ms and wall ms of each step after pose, in pipeline order (single-threaded: on a quiet
     machine they agree; on a busy one the CPU ms are the step's own cost)."""
     from pipeline import export
@@ -102,7 +106,17 @@ def steps(raw: Any, activity: str) -> tuple[dict[str, float], dict[str, float]]:
             step(f"write {name}", export.write_table, table, Path(d) / f"{name}.parquet")
     ms["total"] = sum(ms.values())
     wall["total"] = sum(wall.values())
-    return ms, wall
+    return ms, wall, tables
+
+
+def threaded_writes(tables: dict[str, Any]) -> tuple[float, float]:
+    """CPU ms (all threads) and wall ms of writing the tables at once with `export.write_tables`."""
+    from pipeline import export
+
+    with tempfile.TemporaryDirectory() as d:
+        t, c = time.perf_counter(), time.process_time()
+        export.write_tables({name: (table, Path(d) / f"{name}.parquet") for name, table in tables.items()})
+        return 1000 * (time.process_time() - c), 1000 * (time.perf_counter() - t)
 
 
 def main() -> None:
@@ -115,12 +129,21 @@ def main() -> None:
     out: dict[str, Any] = {}
     for activity in a.activities.split(","):
         raw = makers[activity](a.frames)
-        runs = [steps(raw, activity) for _ in range(a.repeats + 1)][1:]   # the first run warms caches
+        runs, tables = [], {}
+        for _ in range(a.repeats + 1):
+            ms, wall_ms, tables = steps(raw, activity)
+            runs.append((ms, wall_ms))
+        runs = runs[1:]                                                  # the first run warms caches
         med = {k: statistics.median(r[0][k] for r in runs) for k in runs[0][0]}
         wall = statistics.median(r[1]["total"] for r in runs)
+        threads = [threaded_writes(tables) for _ in range(a.repeats + 1)][1:]
+        med["writes in threads"] = statistics.median(r[0] for r in threads)
+        threads_wall = statistics.median(r[1] for r in threads)
         out[activity] = med
-        print(f"{activity} ({len(raw)} frames), CPU ms: " + ", ".join(f"{k} {v:.1f}" for k, v in med.items())
-              + f" (wall total {wall:.0f} ms)", flush=True)
+        print(f"{activity} ({len(raw)} frames), CPU ms: "
+              + ", ".join(f"{k} {v:.1f}" for k, v in med.items() if k != "writes in threads")
+              + f" (wall total {wall:.0f} ms); the 4 tables written at once in threads: wall {threads_wall:.0f} ms, "
+              f"CPU {med['writes in threads']:.0f} ms", flush=True)
     emit({"variant": "metrics", "frames": a.frames, "median_ms": out})
 
 

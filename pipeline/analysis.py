@@ -133,11 +133,10 @@ def export_tables(session_id: str, date: str, analysis: Analysis, ws: Workspace)
         "events": export.events_table(session_id, analysis.result),
         "metrics": export.metrics_table(session_id, analysis.result),
     }
-    keys = {}
-    for name, table in tables.items():
-        key = export_key(name, activity, date, session_id)
-        ws.files[key] = export.write_table(table, ws.root / "exports" / f"{name}.parquet")
-        keys[name] = key
+    paths = export.write_tables({name: (table, ws.root / "exports" / f"{name}.parquet")
+                                 for name, table in tables.items()})
+    keys = {name: export_key(name, activity, date, session_id) for name in tables}
+    ws.files.update({keys[name]: path for name, path in paths.items()})
     return keys
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.pose.cleaning import clean, fill_gaps, lowpass, nan_run_lengths, swap_states
+from pipeline.pose.cleaning import clean, fill_gaps, interpolate_nans, lowpass, nan_run_lengths, swap_states
 from pipeline.pose.landmarks import Landmark as L
 from pipeline.pose.sequence import PoseSequence
 
@@ -85,3 +85,133 @@ def test_clean_undoes_a_leg_swap():
     out = clean(seq.with_arrays(image_xy=swapped, visibility=np.ones((n, 33), np.float32)), cutoff_hz=8.0)
     assert np.all(out.image_xy[:, L.LEFT_ANKLE, 0] < 300)
     assert np.all(out.image_xy[:, L.RIGHT_ANKLE, 0] > 350)
+
+
+# ------------------------------------------------------------------ the vectorized paths = the plain definitions
+# `clean` stacks the coordinates as rows, undoes swaps on those rows, fills gaps of columns that share
+# a missing pattern at once and skips the gap work when nothing is missing. These reference versions
+# are the definitions, one column at a time: the results must be the same numbers.
+
+
+def _ref_interpolate(x: np.ndarray, extrapolate: bool) -> np.ndarray:
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    out = flat.copy()
+    t = np.arange(len(flat))
+    for c in range(flat.shape[1]):
+        ok = np.isfinite(flat[:, c])
+        if ok.all() or not ok.any():
+            continue
+        filled = np.interp(t, t[ok], flat[ok, c])
+        if not extrapolate:
+            filled[: ok.argmax()] = np.nan
+            filled[len(ok) - ok[::-1].argmax():] = np.nan
+        out[:, c] = filled
+    return out.reshape(x.shape)
+
+
+def _ref_run_lengths(mask: np.ndarray) -> np.ndarray:
+    m = mask.reshape(len(mask), -1)
+    out = np.zeros(m.shape, np.int64)
+    for c in range(m.shape[1]):
+        run = 0
+        for i in range(len(m) + 1):
+            if i < len(m) and m[i, c]:
+                run += 1
+            elif run:
+                out[i - run:i, c] = run
+                run = 0
+    return out.reshape(mask.shape)
+
+
+def _ref_fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
+    missing = np.isnan(x)
+    return np.where(missing & (_ref_run_lengths(missing) > max_gap), np.nan, _ref_interpolate(x, False))
+
+
+def _ref_lowpass(x: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
+    from scipy.signal import butter, sosfiltfilt
+
+    x = np.asarray(x, np.float64)
+    sos = butter(2, cutoff_hz, output="sos", fs=fs)
+    flat = _ref_interpolate(x, True).reshape(len(x), -1)
+    for c in range(flat.shape[1]):
+        if np.isfinite(flat[:, c]).all():
+            flat[:, c] = sosfiltfilt(sos, flat[:, c])
+    out = flat.reshape(x.shape)
+    out[np.isnan(x)] = np.nan
+    return out
+
+
+def _gappy(shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """A smooth signal with whole-frame gaps, per-column gaps of every length and an empty column."""
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.normal(size=shape), axis=0) + 100.0
+    flat = x.reshape(len(x), -1)
+    flat[40:47] = np.nan                                     # nobody detected: every column alike
+    flat[120:122] = np.nan
+    for _ in range(25):
+        c, s, n = rng.integers(flat.shape[1]), rng.integers(len(flat)), rng.integers(1, 20)
+        flat[s:s + n, c] = np.nan
+    flat[:3, 1] = np.nan                                     # edges
+    flat[-5:, 2] = np.nan
+    flat[:, 3] = np.nan                                      # never seen
+    return x
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gap_functions_equal_their_column_by_column_definitions(seed: int) -> None:
+    x = _gappy((300, 6, 2), seed)
+    np.testing.assert_array_equal(nan_run_lengths(np.isnan(x)), _ref_run_lengths(np.isnan(x)))
+    np.testing.assert_array_equal(interpolate_nans(x), _ref_interpolate(x, True))
+    np.testing.assert_array_equal(interpolate_nans(x, extrapolate=False), _ref_interpolate(x, False))
+    np.testing.assert_array_equal(fill_gaps(x, 8), _ref_fill_gaps(x, 8))
+    np.testing.assert_array_equal(lowpass(x, 30.0, 6.0), _ref_lowpass(x, 30.0, 6.0))
+    clean_x = np.cumsum(np.ones((300, 4)), axis=0)
+    np.testing.assert_array_equal(fill_gaps(clean_x, 8), clean_x)          # no gap: no work, same values
+
+
+def test_clean_equals_swaps_then_gaps_then_filter_array_by_array() -> None:
+    n = 240
+    rng = np.random.default_rng(7)
+    t = np.arange(n) / 30.0
+    xy = np.empty((n, 33, 2), np.float32)
+    xy[..., 0] = 300 + 40 * np.sin(t)[:, None] + np.arange(33)[None, :] * 3
+    xy[..., 1] = np.linspace(100, 900, 33)[None, :] + 20 * np.cos(2 * t)[:, None]
+    for lm in (L.LEFT_KNEE, L.LEFT_ANKLE, L.LEFT_HEEL, L.LEFT_FOOT_INDEX, L.LEFT_ELBOW, L.LEFT_WRIST):
+        xy[:, lm, 0] -= 60
+    xy += rng.normal(0, 0.5, xy.shape).astype(np.float32)
+    z = _gappy((n, 33), 3).astype(np.float32)
+    world = (_gappy((n, 33, 3), 4) / 100).astype(np.float32)
+    vis = np.clip(rng.random((n, 33)), 0, 1).astype(np.float32)
+    xy[40:47] = np.nan
+    xy[90:93, L.LEFT_WRIST] = np.nan
+    vis[60:64, 5] = np.nan
+    # the legs exchanged for a while, the arms for another while
+    legs = [L.LEFT_KNEE, L.LEFT_ANKLE, L.LEFT_HEEL, L.LEFT_FOOT_INDEX]
+    rlegs = [L.RIGHT_KNEE, L.RIGHT_ANKLE, L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX]
+    arms, rarms = [L.LEFT_ELBOW, L.LEFT_WRIST], [L.RIGHT_ELBOW, L.RIGHT_WRIST]
+    for (a, b), rows in (((legs, rlegs), slice(100, 130)), ((arms, rarms), slice(150, 170))):
+        for arr in (xy, z, world, vis):
+            arr[rows, a + b] = arr[rows, b + a]
+    seq = PoseSequence(time_s=t, image_xy=xy, image_z=z, world_xyz=world, visibility=vis,
+                       presence=np.ones((n, 33), np.float32), width=640, height=960, fps=30.0)
+
+    from pipeline.pose.cleaning import fix_left_right_swaps
+
+    fixed = fix_left_right_swaps(seq)
+    assert not np.array_equal(fixed.image_xy, seq.image_xy, equal_nan=True)   # the swaps were found
+    out = clean(seq, cutoff_hz=6.0)
+    for name in ("image_xy", "image_z", "world_xyz"):
+        want = _ref_lowpass(_ref_fill_gaps(getattr(fixed, name), 8), 30.0, 6.0).astype(np.float32)
+        np.testing.assert_array_equal(getattr(out, name), want, err_msg=name)
+    for name in ("visibility", "presence"):
+        want = np.nan_to_num(_ref_fill_gaps(getattr(fixed, name), 8)).astype(np.float32)
+        np.testing.assert_array_equal(getattr(out, name), want, err_msg=name)
+
+
+def test_clean_of_an_empty_and_a_short_sequence() -> None:
+    for n in (0, 1, 5):
+        seq = PoseSequence.empty(n)
+        out = clean(seq, cutoff_hz=6.0)
+        assert out.image_xy.shape == (n, 33, 2) and out.image_xy.dtype == np.float32
+        assert np.isnan(out.image_xy).all() and (out.visibility == 0).all()

@@ -120,8 +120,32 @@ def segment_angle(xy: FloatArray, d: SegmentAngleDef) -> FloatArray:
 
 
 def compute_angles(seq: PoseSequence, facing_sign: FloatArray | float) -> dict[str, FloatArray]:
-    """Every angle of `ANGLE_NAMES` as a (T,) float64 array in degrees (NaN where a point is missing)."""
-    xy = canonical_xy(seq, facing_sign)
-    out = {d.name: joint_angle(xy, d) for d in JOINT_ANGLES}
-    out.update({d.name: segment_angle(xy, d) for d in SEGMENT_ANGLES})
+    """Every angle of `ANGLE_NAMES` as a (T,) float64 array in degrees (NaN where a point is missing).
+
+    The same arithmetic as `joint_angle` / `segment_angle` on `canonical_xy`, on landmark-major
+    copies of the coordinates: each landmark's x and y are then contiguous over time and every
+    angle is a few whole-array operations, instead of strided ones through (T, 33, 2).
+    """
+    sign = np.broadcast_to(np.asarray(facing_sign, dtype=np.float64), (len(seq),))
+    x = np.ascontiguousarray((seq.image_xy[..., 0] * sign[:, None]).T)     # (33, T) float64, facing +x
+    y = np.ascontiguousarray(-seq.image_xy[..., 1].T, dtype=np.float64)      # (33, T) float64, y up
+
+    def point(idx: tuple[int, ...]) -> tuple[FloatArray, FloatArray]:
+        if len(idx) == 1:
+            return x[idx[0]], y[idx[0]]
+        if len(idx) == 2:                        # the mean of two, as `_point`
+            return (x[idx[0]] + x[idx[1]]) / 2, (y[idx[0]] + y[idx[1]]) / 2
+        return x[list(idx)].mean(axis=0), y[list(idx)].mean(axis=0)
+
+    out = {}
+    for d in JOINT_ANGLES:
+        ax, ay = x[d.from_[1]] - x[d.from_[0]], y[d.from_[1]] - y[d.from_[0]]
+        bx, by = x[d.to[1]] - x[d.to[0]], y[d.to[1]] - y[d.to[0]]
+        ang = np.degrees(np.arctan2(ax * by - ay * bx, ax * bx + ay * by))
+        if d.unsigned:
+            ang = np.abs(ang)
+        out[d.name] = d.offset_deg + d.sign * ang
+    for s in SEGMENT_ANGLES:
+        (ex, ey), (sx, sy) = point(s.end), point(s.start)
+        out[s.name] = np.degrees(np.arctan2(ey - sy, ex - sx))
     return out

@@ -2,7 +2,7 @@
 
 Conventions: the first axis is time, NaN = missing, image y points DOWN (pixels).
 
-Method (NumPy over all frames; Python loops only over the few candidate flights):
+Method (NumPy over all frames, then over all candidate flights at once):
 
 1. Airborne frames. The ground level of every foot point (heel, toe and ankle of both feet) is
    followed with a rolling high percentile of its y (the feet are on the ground most of the
@@ -114,10 +114,18 @@ def centre_of_mass(xy: NDArray[np.floating]) -> NDArray[np.float64]:
     p = np.asarray(xy, np.float64)
     total = np.zeros((len(p), 2))
     for m, prox, dist, f in _SEGMENTS:
-        a = p[:, list(prox)].mean(axis=1)
-        b = p[:, list(dist)].mean(axis=1)
+        a, b = _mean_of(p, prox), _mean_of(p, dist)
         total += m * (a + f * (b - a))
     return total / sum(s[0] for s in _SEGMENTS)
+
+
+def _mean_of(p: NDArray[np.float64], points: tuple[int, ...]) -> NDArray[np.float64]:
+    """p[:, points].mean(axis=1) (the same numbers) without a gather and a reduction over a short axis."""
+    if len(points) == 1:
+        return p[:, points[0]]
+    if len(points) == 2:
+        return (p[:, points[0]] + p[:, points[1]]) / 2
+    return p[:, list(points)].mean(axis=1)
 
 
 def ground_levels(feet_y: NDArray[np.floating], fps: float) -> NDArray[np.float64]:
@@ -130,15 +138,21 @@ def ground_levels(feet_y: NDArray[np.floating], fps: float) -> NDArray[np.float6
     n = len(filled)
     if filled.size == 0 or np.isnan(filled).all():
         return np.full(filled.shape, np.nan)
-    filled = np.where(np.isnan(filled), np.nanmedian(filled), filled)   # columns never seen
+    if np.isnan(filled).any():                                          # columns never seen
+        filled = np.where(np.isnan(filled), np.nanmedian(filled), filled)
     half = max(1, int(round(BASELINE_WINDOW_S * fps / 2)))
     step = max(1, int(round(0.1 * fps)))
-    at = np.unique(np.append(np.arange(0, n, step), n - 1))
-    padded = np.pad(filled, ((half, half), (0, 0)), mode="edge")
+    at = np.arange(0, n, step)
+    if at[-1] != n - 1:                                      # the last frame too (sorted, no repeat)
+        at = np.append(at, n - 1)
+    # points as rows (K, T): each window is then a contiguous run of samples to gather
+    padded = np.pad(filled.T, ((0, 0), (half, half)), mode="edge")
     stride = max(1, (2 * half + 1) // 32)                    # ~32 samples of each window are plenty
-    windows = np.sort(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)[..., ::stride][at])
-    level = windows[..., int(round(BASELINE_PERCENTILE / 100 * (windows.shape[-1] - 1)))]
-    return np.stack([np.interp(np.arange(n), at, level[:, k]) for k in range(filled.shape[1])], axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=1)[..., ::stride][:, at]
+    kth = int(round(BASELINE_PERCENTILE / 100 * (windows.shape[-1] - 1)))
+    windows.partition(kth, axis=-1)                          # in place; [..., kth] as after a full sort
+    level = windows[..., kth]
+    return np.stack([np.interp(np.arange(n), at, level[k]) for k in range(filled.shape[1])], axis=1)
 
 
 def clearance(feet_y: NDArray[np.floating], fps: float) -> NDArray[np.float64]:
@@ -161,15 +175,75 @@ class _Candidate:
 
 
 @dataclass(frozen=True)
-class _Fit:
-    t_to: float
-    t_ld: float
-    a: float
-    b: float
-    c: NDArray[np.float64]
-    rms: float
-    sel: NDArray[np.int64]      # frames of the fit
-    t_ref: float
+class _Windows:
+    """Every candidate's frames [s-1, e+1) side by side, padded to the longest: (J, W) arrays.
+
+    The fits below run on all candidates at once (one batched solve per step) instead of one
+    small solve per candidate and step.
+    """
+
+    frame: NDArray[np.int64]    # (J, W) frame index (clipped to the clip in the padding)
+    inside: NDArray[np.bool_]   # (J, W) within [s-1, e+1)
+    run: NDArray[np.bool_]      # (J, W) within the airborne run [s, e)
+    t: NDArray[np.float64]      # (J, W) time
+    t_ref: NDArray[np.float64]  # (J,) mean time of the run
+    pre: NDArray[np.float64]    # (J, K)
+    post: NDArray[np.float64]   # (J, K)
+    drop: NDArray[np.bool_]     # (J,)
+
+    @classmethod
+    def of(cls, t: NDArray[np.float64], cands: list[_Candidate]) -> "_Windows":
+        s = np.array([c.s for c in cands], np.int64)
+        e = np.array([c.e for c in cands], np.int64)
+        width = int((e - s).max()) + 2 if len(cands) else 0
+        frame = (s - 1)[:, None] + np.arange(width)
+        inside = frame <= e[:, None]
+        run = (frame >= s[:, None]) & (frame < e[:, None])
+        frame = np.minimum(frame, len(t) - 1)
+        tt = t[frame]
+        t_ref = np.array([float(np.mean(t[c.s:c.e])) for c in cands])   # np.mean's own rounding, run by run
+        return cls(frame, inside, run, tt, t_ref, np.array([c.pre for c in cands]).reshape(len(cands), -1),
+                   np.array([c.post for c in cands]).reshape(len(cands), -1), np.array([c.drop for c in cands], bool))
+
+    def subset(self, keep: NDArray[np.bool_]) -> "_Windows":
+        return _Windows(self.frame[keep], self.inside[keep], self.run[keep], self.t[keep], self.t_ref[keep],
+                        self.pre[keep], self.post[keep], self.drop[keep])
+
+
+@dataclass(frozen=True)
+class _Fits:
+    """Ballistic fits y_k = a·τ² + b·τ + c_k of J candidates (τ = t - t_ref); `ok` False where none."""
+
+    ok: NDArray[np.bool_]       # (J,)
+    a: NDArray[np.float64]      # (J,)
+    b: NDArray[np.float64]      # (J,)
+    c: NDArray[np.float64]      # (J, K), NaN for a column without data
+    rms: NDArray[np.float64]    # (J,)
+
+
+@dataclass(frozen=True)
+class _Events:
+    """Takeoff and landing of J candidates; `ok` False where the candidate is not a ballistic flight."""
+
+    ok: NDArray[np.bool_]       # (J,)
+    t_to: NDArray[np.float64]
+    t_ld: NDArray[np.float64]
+    fit: _Fits                  # the unweighted fit of the last pass
+    sel: NDArray[np.bool_]      # (J, W) frames of that fit
+
+    def subset(self, keep: NDArray[np.bool_]) -> "_Events":
+        f = self.fit
+        return _Events(self.ok[keep], self.t_to[keep], self.t_ld[keep],
+                       _Fits(f.ok[keep], f.a[keep], f.b[keep], f.c[keep], f.rms[keep]), self.sel[keep])
+
+    def where(self, use: NDArray[np.bool_], other: "_Events") -> "_Events":
+        """Per candidate: these events where `use`, else `other`'s."""
+        def pick(x: NDArray, y: NDArray) -> NDArray:
+            return np.where(use.reshape(-1, *[1] * (x.ndim - 1)), x, y)
+        f, g = self.fit, other.fit
+        return _Events(pick(self.ok, other.ok), pick(self.t_to, other.t_to), pick(self.t_ld, other.t_ld),
+                       _Fits(pick(f.ok, g.ok), pick(f.a, g.a), pick(f.b, g.b), pick(f.c, g.c), pick(f.rms, g.rms)),
+                       pick(self.sel, other.sel))
 
 
 def find_flights(time_s: NDArray[np.float64], feet_y: NDArray[np.floating], hip_y: NDArray[np.floating],
@@ -191,252 +265,339 @@ def find_flights(time_s: NDArray[np.float64], feet_y: NDArray[np.floating], hip_
     com = fill_gaps(np.asarray(com_y, np.float64), gap)
     scale = px_per_m if px_per_m and px_per_m > 0 else stature_px / 1.70
     tol = CONTACT_TOL * stature_px
-    accepted: list[tuple[_Candidate, _Fit]] = []
-    for cand in _candidates(t, y, stature_px, fps, scale):
-        fit = _fit_events(t, y, cand, None, tol)
-        if fit is not None and _plausible(fit, cand, hip, t, stature_px, scale):
-            accepted.append((cand, fit))
-    a_pool = _pooled_curvature(t, com, [f for c, f in accepted if not c.drop])
-    flights = []
-    for cand, fit in accepted:
-        a_fix = a_pool
-        if a_fix is None:                       # this flight's own centre of mass
-            own = _fit_ballistic(t[fit.sel], com[fit.sel, None], fit.t_ref)
-            a_fix = own[0] if own is not None and own[0] > 0 else None
-        final = _fit_events(t, y, cand, a_fix, tol) if a_fix is not None else None
-        flights.append(_flight(final or fit, cand, t, hip))
-    return flights
+    cands = _candidates(t, y, stature_px, fps, scale)
+    if not cands:
+        return []
+    win = _Windows.of(t, cands)
+    yy = y[win.frame]                                   # (J, W, K)
+    first = _fit_events(win, yy, None, tol)
+    keep = first.ok & _plausible(first, win, hip, stature_px, scale)
+    if not keep.any():
+        return []
+    win, first, yy = win.subset(keep), first.subset(keep), yy[keep]
+    pooled = _pooled_curvature(win, com, first.sel[~win.drop])
+    if pooled is None:                                  # each flight's own centre of mass
+        own = _fit_ballistic(win, com[win.frame][..., None], first.sel, None)
+        a_fix = np.where(own.ok & (own.a > 0), own.a, np.nan)
+    else:
+        a_fix = np.full(len(win.t_ref), pooled)
+    final = _fit_events(win, yy, a_fix, tol)
+    # timed again with the acceleration held; where that fails, the first timing stands
+    return _flights(final.where(final.ok, first), win, hip)
 
 
 def _candidates(t: NDArray[np.float64], y: NDArray[np.float64], stature_px: float, fps: float,
                 px_per_m: float) -> list[_Candidate]:
-    """Runs of frames with every foot point clearly above its ground level, and their ground levels."""
+    """Runs of frames with every foot point clearly above its ground level, and their ground levels.
+
+    All runs at once: the ground levels are medians over padded windows, the still edges come
+    from one gradient of the whole clip.
+    """
     n = len(t)
     clear = np.nan_to_num(clearance(y, fps), nan=-np.inf)
-    runs = [(s, e) for s, e in _runs(clear > AIR_LOW * stature_px) if (clear[s:e] > AIR_HIGH * stature_px).any()]
+    s, e = _runs(clear > AIR_LOW * stature_px)
+    high = np.concatenate([[0], np.cumsum(clear > AIR_HIGH * stature_px)])
+    keep = high[e] > high[s]                                    # reaching the upper threshold somewhere
+    s, e = s[keep], e[keep]
     n_before = max(2, int(round(LEVEL_BEFORE_S * fps)))
     n_after = max(3, int(round(LEVEL_AFTER_S * fps)))
-    out = []
-    for j, (s, e) in enumerate(runs):
-        if s == 0 or e >= n:                    # cut by the start or the end of the clip
-            continue
-        prev_end = runs[j - 1][1] if j > 0 else 0
-        next_start = runs[j + 1][0] if j + 1 < len(runs) else n
-        # ground level just before takeoff (frame s-1 may be barely in the air: left out)
-        pre = _local_level(y, max(prev_end + 1, s - 1 - n_before), s - 1)
-        post = _local_level(y, e + 1, min(next_start - 1, e + 1 + n_after))
-        lead, trail = _still_edges(t, y, s, e, fps, px_per_m)
-        if lead:                                # standing on a box, then stepping off
-            pre = _local_level(y, s, s + lead)
-            s += lead
-        if trail:                               # landing on a box
-            post = _local_level(y, e - trail, e)
-            e -= trail
-        if np.isnan(pre).all() or np.isnan(post).all():
-            continue
-        if not MIN_FLIGHT_S * 0.5 <= t[e - 1] - t[s] + 1 / fps <= MAX_FLIGHT_S + 2 / fps:
-            continue
-        drop = float(np.nanmean(post - pre)) > DROP_MIN * stature_px
-        out.append(_Candidate(s, e, pre, post, drop))
-    return out
+    prev_end = np.concatenate([[0], e[:-1]])
+    next_start = np.concatenate([s[1:], [n]])
+    inner = (s > 0) & (e < n)                                   # not cut by the start or the end of the clip
+    s, e, prev_end, next_start = s[inner], e[inner], prev_end[inner], next_start[inner]
+    lead, trail = _still_edges(t, y, s, e, fps, px_per_m)
+    # ground level just before takeoff (frame s-1 may be barely in the air: left out) and after
+    # landing; standing on a box at either edge (lead / trail still frames): the box's level
+    pre = _local_levels(y, np.where(lead > 0, s, np.maximum(prev_end + 1, s - 1 - n_before)),
+                        np.where(lead > 0, s + lead, s - 1))
+    post = _local_levels(y, np.where(trail > 0, e - trail, e + 1),
+                         np.where(trail > 0, e, np.minimum(next_start - 1, e + 1 + n_after)))
+    s, e = s + lead, e - trail
+    ok = ~np.isnan(pre).all(axis=1) & ~np.isnan(post).all(axis=1)
+    dur = t[np.maximum(e - 1, 0)] - t[np.minimum(s, n - 1)] + 1 / fps
+    ok &= (MIN_FLIGHT_S * 0.5 <= dur) & (dur <= MAX_FLIGHT_S + 2 / fps)
+    with np.errstate(invalid="ignore"):
+        drop = _nanmean_rows(post - pre) > DROP_MIN * stature_px
+    return [_Candidate(int(s[i]), int(e[i]), pre[i], post[i], bool(drop[i])) for i in np.flatnonzero(ok)]
 
 
-def _still_edges(t: NDArray[np.float64], y: NDArray[np.float64], s: int, e: int, fps: float,
-                 px_per_m: float) -> tuple[int, int]:
-    """Frames at the start / end of the run [s, e) where the feet do not move (a raised surface)."""
-    if e - s < 4:
-        return 0, 0
-    seen = np.isfinite(y[s:e])
-    m = np.where(seen, y[s:e], 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
-    speed = np.abs(np.gradient(m, t[s:e]))
-    still = speed < STILL_M_S * px_per_m
+def _still_edges(t: NDArray[np.float64], y: NDArray[np.float64], s: NDArray[np.int64], e: NDArray[np.int64],
+                 fps: float, px_per_m: float) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Frames at the start / end of each run [s, e) where the feet do not move (a raised surface).
+
+    The feet's speed is `np.gradient` of their mean height over each run, taken from gradients of
+    the whole clip with the run's own edges and spacing rule (the same numbers as per run).
+    """
+    zero = np.zeros(len(s), np.int64)
+    if len(t) < 2 or len(s) == 0:
+        return zero, zero
+    seen = np.isfinite(y)
+    m = np.where(seen, y, 0.0).sum(axis=1) / np.maximum(seen.sum(axis=1), 1)
+    dt = np.diff(t)
+    width = int((e - s).max())
+    idx = s[:, None] + np.arange(width)
+    valid = idx < e[:, None]
+    i = np.clip(idx, 1, len(t) - 2) if len(t) > 2 else np.zeros_like(idx)
+    lo, hi = np.maximum(i - 1, 0), np.minimum(i + 1, len(t) - 1)
+    dx1, dx2 = dt[np.maximum(i - 1, 0)], dt[np.minimum(i, len(dt) - 1)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # np.gradient over a run: spacing uniform (all its steps equal) or not, one-sided at its edges
+        d0 = dt[np.minimum(s, len(dt) - 1)]
+        dseg = np.where(valid[:, 1:], dt[np.minimum(idx[:, :-1], len(dt) - 1)], d0[:, None])
+        uniform = (dseg == d0[:, None]).all(axis=1)
+        g_uni = (m[hi] - m[lo]) / (2.0 * d0[:, None])
+        a = -dx2 / (dx1 * (dx1 + dx2))
+        b = (dx2 - dx1) / (dx1 * dx2)
+        c = dx1 / (dx2 * (dx1 + dx2))
+        g_non = a * m[lo] + b * m[i] + c * m[hi]
+        grad = np.where(uniform[:, None], g_uni, g_non)
+        first = (m[np.minimum(s + 1, len(t) - 1)] - m[s]) / d0
+        last_d = np.where(uniform, d0, dt[np.maximum(e - 2, 0)])
+        last = (m[e - 1] - m[np.maximum(e - 2, 0)]) / last_d
+        cols = np.arange(width)
+        grad = np.where(cols == 0, first[:, None], grad)
+        grad = np.where(cols == (e - s - 1)[:, None], last[:, None], grad)
+        still = np.abs(grad) < STILL_M_S * px_per_m
+    moving = valid & ~still
     need = max(2, int(round(STILL_MIN_S * fps)))
-    lead = int(np.argmin(still)) if not still.all() else 0
-    trail = int(np.argmin(still[::-1])) if not still.all() else 0
-    return (lead if lead >= need else 0), (trail if trail >= need else 0)
+    any_moving = moving.any(axis=1)
+    lead = np.where(any_moving, np.argmax(moving, axis=1), 0)
+    trail = np.where(any_moving, (e - s) - width + np.argmax(moving[:, ::-1], axis=1), 0)
+    long = (e - s) >= 4
+    return (np.where(long & (lead >= need), lead, 0).astype(np.int64),
+            np.where(long & (trail >= need), trail, 0).astype(np.int64))
 
 
-def _fit_events(t: NDArray[np.float64], y: NDArray[np.float64], cand: _Candidate, a_fixed: float | None,
-                tol: float) -> _Fit | None:
-    """Takeoff and landing of a candidate from the ballistic fit of the feet, iterated.
+def _fit_events(win: _Windows, yy: NDArray[np.float64], a_fixed: NDArray[np.float64] | None,
+                tol: float) -> _Events:
+    """Takeoff and landing of every candidate from the ballistic fit of the feet, iterated.
 
     First pass: the airborne run, one fit. Then the frames strictly between the current
     takeoff and landing estimates, with one fit per event weighted towards that event.
+    `a_fixed`: (J,) acceleration held fixed (NaN: that candidate is not timed).
     """
-    s, e = cand.s, cand.e
-    run = np.arange(s, e)
-    t_ref = float(np.mean(t[run]))
-    sel = run
-    t_to = t_ld = float("nan")
+    ok = np.ones(len(win.t_ref), bool) if a_fixed is None else np.isfinite(a_fixed)
+    sel = win.run
+    t_to = t_ld = np.full(len(win.t_ref), np.nan)
     fit = None
-    for it in range(3):
-        if it > 0:
-            wide = np.arange(max(s - 1, 0), min(e + 1, len(t)))
-            sel = wide[(t[wide] > t_to) & (t[wide] < t_ld)]
-            if len(sel) < 3:
-                sel = run
-        fit = _fit_ballistic(t[sel], y[sel], t_ref, a_fixed)
-        if fit is None or fit[0] <= 0:
-            return None
-        if it == 0 or a_fixed is None:
-            f_to = f_ld = fit
-        else:
-            sig = EDGE_SIGMA * (t_ld - t_to)
-            f_to = _fit_ballistic(t[sel], y[sel], t_ref, a_fixed, np.exp(-0.5 * ((t[sel] - t_to) / sig) ** 2))
-            f_ld = _fit_ballistic(t[sel], y[sel], t_ref, a_fixed, np.exp(-0.5 * ((t[sel] - t_ld) / sig) ** 2))
-            if f_to is None or f_ld is None:
-                return None
-        tau_to = _crossing(f_to[0], f_to[1], f_to[2], cand.pre, 0, tol)
-        if not np.isfinite(tau_to) and cand.drop:          # stepped off: leaves the box at the apex
-            tau_to = -f_to[1] / (2 * f_to[0])
-        tau_ld = _crossing(f_ld[0], f_ld[1], f_ld[2], cand.post, 1, tol)
-        if not (np.isfinite(tau_to) and np.isfinite(tau_ld)) or tau_ld <= tau_to:
-            return None
-        t_to, t_ld = t_ref + tau_to, t_ref + tau_ld
-    a, b, c, rms = fit
-    apex = t_ref - b / (2 * a)
-    if not (t_to - 1e-9 <= apex <= t_ld) and not (cand.drop and apex <= t_ld):
-        return None
-    return _Fit(t_to, t_ld, a, b, c, rms, sel, t_ref)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for it in range(3):
+            if it > 0:
+                between = win.inside & (win.t > t_to[:, None]) & (win.t < t_ld[:, None])
+                sel = np.where((between.sum(axis=1) < 3)[:, None], win.run, between)
+            fit = _fit_ballistic(win, yy, sel, a_fixed)
+            ok &= fit.ok & (fit.a > 0)
+            if it == 0 or a_fixed is None:
+                f_to = f_ld = fit
+            else:
+                sig = EDGE_SIGMA * (t_ld - t_to)
+                f_to = _fit_ballistic(win, yy, sel, a_fixed, np.exp(-0.5 * ((win.t - t_to[:, None]) / sig[:, None]) ** 2))
+                f_ld = _fit_ballistic(win, yy, sel, a_fixed, np.exp(-0.5 * ((win.t - t_ld[:, None]) / sig[:, None]) ** 2))
+                ok &= f_to.ok & f_ld.ok
+            tau_to = _crossing(f_to.a, f_to.b, f_to.c, win.pre, 0, tol)
+            stepped_off = ~np.isfinite(tau_to) & win.drop      # stepped off: leaves the box at the apex
+            tau_to = np.where(stepped_off, -f_to.b / (2 * f_to.a), tau_to)
+            tau_ld = _crossing(f_ld.a, f_ld.b, f_ld.c, win.post, 1, tol)
+            ok &= np.isfinite(tau_to) & np.isfinite(tau_ld) & (tau_ld > tau_to)
+            t_to = np.where(ok, win.t_ref + tau_to, np.nan)
+            t_ld = np.where(ok, win.t_ref + tau_ld, np.nan)
+        apex = win.t_ref - fit.b / (2 * fit.a)
+    ok &= ((t_to - 1e-9 <= apex) & (apex <= t_ld)) | (win.drop & (apex <= t_ld))
+    return _Events(ok, t_to, t_ld, fit, sel)
 
 
-def _crossing(a: float, b: float, c: NDArray[np.float64], level: NDArray[np.float64], which: int,
-              tol: float) -> float:
-    """τ where the foot crosses its ground level: takeoff (which=0, first root) or landing (second).
+def _crossing(a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64], level: NDArray[np.float64],
+              which: int, tol: float) -> NDArray[np.float64]:
+    """(J,) τ where the foot crosses its ground level: takeoff (which=0, first root) or landing (second).
 
     The foot's contact is its lowest points: those within `tol` pixels of the lowest one relative
     to their own ground level (the toes when the foot is pointed, all points when it is flat);
     their mean clearance is crossed. NaN when the path never reaches the level.
     """
     clear = c - level                       # y down: the largest value is the lowest point
-    if not np.isfinite(clear).any():
-        return float("nan")
-    low = float(np.nanmax(clear))
-    use = np.isfinite(clear) & (clear >= low - tol)
-    cc = float(np.mean(clear[use]))
-    disc = b * b - 4 * a * cc
-    if disc < 0:
-        return float("nan")
-    root = np.sqrt(disc)
-    return float((-b - root) / (2 * a) if which == 0 else (-b + root) / (2 * a))
+    seen = np.isfinite(clear)
+    low = np.where(seen, clear, -np.inf).max(axis=1)
+    use = seen & (clear >= (low - tol)[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cc = np.where(use, clear, 0.0).sum(axis=1) / use.sum(axis=1)
+        disc = b * b - 4 * a * cc
+        root = np.sqrt(np.where(disc >= 0, disc, np.nan))
+        tau = (-b - root) / (2 * a) if which == 0 else (-b + root) / (2 * a)
+    return np.where(seen.any(axis=1), tau, np.nan)
 
 
-def _fit_ballistic(t: NDArray[np.float64], y: NDArray[np.float64], t_ref: float, a_fixed: float | None = None,
-                   weights: NDArray[np.float64] | None = None
-                   ) -> tuple[float, float, NDArray[np.float64], float] | None:
-    """Weighted least squares y_k(t) = a·τ² + b·τ + c_k, τ = t - t_ref, one c per column of y (NaN skipped).
+def _fit_ballistic(win: _Windows, yy: NDArray[np.float64], sel: NDArray[np.bool_],
+                   a_fixed: NDArray[np.float64] | None = None, weights: NDArray[np.float64] | None = None) -> _Fits:
+    """Weighted least squares y_k(t) = a·τ² + b·τ + c_k, τ = t - t_ref, one c per column, per candidate.
 
-    Returns (a, b, c, rms residual); `a` is held at `a_fixed` when given. Normal equations: the
-    system is tiny (2 + K unknowns) and well conditioned (τ within ±1 s).
+    `yy`: (J, W, K) values on the candidates' frames, used where `sel` (J, W) and finite; `a` is
+    held at `a_fixed` (J,) when given. Normal equations from weighted sums of τ powers, solved
+    for all candidates at once: each system is tiny (2 + K unknowns) and well conditioned (τ
+    within ±1 s). A candidate with fewer than 4 values, or a singular system, gets `ok` False.
     """
-    tau = t - t_ref
-    y = y - a_fixed * tau[:, None] ** 2 if a_fixed is not None else y
-    ok = np.isfinite(y)
-    if ok.sum() < 4:
-        return None
-    rows, cols = np.nonzero(ok)
-    used = np.unique(cols)
-    col_of = np.searchsorted(used, cols)
+    j, _, k = yy.shape
+    tau = (win.t - win.t_ref[:, None])[..., None]                     # (J, W, 1)
+    y = yy - a_fixed[:, None, None] * tau**2 if a_fixed is not None else yy
+    seen = np.isfinite(y) & sel[..., None]
+    w = np.where(seen, 1.0 if weights is None else weights[..., None], 0.0)
+    y0 = np.where(seen, y, 0.0)
+    tau2 = tau * tau
+    s0, s1, s2 = w.sum(axis=1), (w * tau).sum(axis=1), (w * tau2).sum(axis=1)      # (J, K)
+    r0, r1 = (w * y0).sum(axis=1), (w * y0 * tau).sum(axis=1)
+    used = seen.any(axis=1)
     free = 1 if a_fixed is not None else 2
-    mat = np.zeros((len(rows), free + len(used)))
+    n = free + k
+    normal = np.zeros((j, n, n))
+    rhs = np.zeros((j, n))
+    cidx = np.arange(free, n)
     if a_fixed is None:
-        mat[:, 0] = tau[rows] ** 2
-    mat[:, free - 1] = tau[rows]
-    mat[np.arange(len(rows)), free + col_of] = 1.0
-    w = np.ones(len(rows)) if weights is None else weights[rows]
-    target = y[rows, cols]
-    normal = mat.T @ (mat * w[:, None])
+        s3, s4 = (w * tau2 * tau).sum(axis=1), (w * tau2 * tau2).sum(axis=1)
+        normal[:, 0, 0], normal[:, 0, 1], normal[:, 1, 0] = s4.sum(axis=1), s3.sum(axis=1), s3.sum(axis=1)
+        normal[:, 0, free:], normal[:, free:, 0] = s2, s2
+        rhs[:, 0] = (w * y0 * tau2).sum(axis=1).sum(axis=1)
+    normal[:, free - 1, free - 1] = s2.sum(axis=1)
+    normal[:, free - 1, free:], normal[:, free:, free - 1] = s1, s1
+    normal[:, cidx, cidx] = np.where(used, s0, 1.0)                   # a column without data: c = 0, dropped
+    rhs[:, free - 1] = r1.sum(axis=1)
+    rhs[:, free:] = r0
+    count = seen.sum(axis=(1, 2))
+    ok = count >= 4
+    normal[~ok] = np.eye(n)
+    sol, solved = _solve(normal, rhs)
+    ok &= solved
+    a = sol[:, 0] if a_fixed is None else np.asarray(a_fixed, np.float64)
+    b = sol[:, free - 1]
+    c = np.where(used, sol[:, free:], np.nan)
+    pred = b[:, None, None] * tau + np.where(used, sol[:, free:], 0.0)[:, None, :]
+    if a_fixed is None:
+        pred = pred + a[:, None, None] * tau2
+    resid = np.where(seen, y0 - pred, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.sqrt((resid * resid).sum(axis=(1, 2)) / count)
+    return _Fits(ok, a, b, c, rms)
+
+
+def _solve(normal: NDArray[np.float64], rhs: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Batched solve; a singular system fails alone (LAPACK raises for the whole batch)."""
     try:
-        sol = np.linalg.solve(normal, mat.T @ (w * target))
+        return np.linalg.solve(normal, rhs[..., None])[..., 0], np.ones(len(rhs), bool)
     except np.linalg.LinAlgError:
-        return None
-    resid = target - mat @ sol
-    a = float(sol[0]) if a_fixed is None else float(a_fixed)
-    c = np.full(y.shape[1], np.nan)
-    c[used] = sol[free:]
-    return a, float(sol[free - 1]), c, float(np.sqrt(np.mean(resid**2)))
+        sol, ok = np.zeros_like(rhs), np.ones(len(rhs), bool)
+        for i in range(len(rhs)):               # rare: only when some system is singular
+            try:
+                sol[i] = np.linalg.solve(normal[i], rhs[i])
+            except np.linalg.LinAlgError:
+                ok[i] = False
+        return sol, ok
 
 
-def _pooled_curvature(t: NDArray[np.float64], com: NDArray[np.float64], fits: list[_Fit]) -> float | None:
+def _pooled_curvature(win: _Windows, com: NDArray[np.float64], sel: NDArray[np.bool_]) -> float | None:
     """One acceleration (px/s²) for every flight of the clip from the centre of mass: a joint fit with
     its own velocity and offset per flight (solved by projecting them out flight by flight). None
     when a flight disagrees by more than POOL_TOL (the camera or the athlete's distance changed)
-    or the centre of mass is missing."""
-    num = den = 0.0
-    own = []
-    for f in fits:
-        sel = f.sel[np.isfinite(com[f.sel])]
-        if len(sel) < 4:
-            return None
-        tau = t[sel] - f.t_ref
-        basis = np.stack([np.ones_like(tau), tau], axis=1)
-        proj = basis @ np.linalg.pinv(basis)             # least-squares projection on [1, τ]
-        q = tau**2 - proj @ tau**2
-        r = com[sel] - proj @ com[sel]
-        qq = float(q @ q)
-        if qq <= 0:
-            return None
-        own.append(float(q @ r) / qq)
-        num += float(q @ r)
-        den += qq
-    if not fits or den <= 0:
+    or the centre of mass is missing.
+
+    `sel`: (J', W) frames of the flights pooled (the jumps, not the drops), rows of `win` where
+    `win.drop` is False."""
+    jump = ~win.drop
+    if not jump.any():
         return None
-    a = num / den
-    if a <= 0 or np.max(np.abs(np.array(own) / a - 1)) > POOL_TOL:
+    v = com[win.frame[jump]]
+    m = sel & np.isfinite(v)
+    n = m.sum(axis=1)
+    if (n < 4).any():
+        return None
+    tau = np.where(m, win.t[jump] - win.t_ref[jump][:, None], 0.0)
+    v = np.where(m, v, 0.0)
+
+    def residual(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """x minus its least-squares fit by [1, τ] over each flight's frames."""
+        tc = np.where(m, tau - (tau.sum(axis=1) / n)[:, None], 0.0)
+        slope = (tc * x).sum(axis=1) / (tc * tc).sum(axis=1)
+        return np.where(m, x - (x.sum(axis=1) / n)[:, None] - slope[:, None] * tc, 0.0)
+
+    q = residual(tau * tau)
+    r = residual(v)
+    qq = (q * q).sum(axis=1)
+    qr = (q * r).sum(axis=1)
+    if (qq <= 0).any():
+        return None
+    den = float(qq.sum())
+    if den <= 0:
+        return None
+    a = float(qr.sum()) / den
+    if a <= 0 or np.max(np.abs(qr / qq / a - 1)) > POOL_TOL:
         return None
     return a
 
 
-def _plausible(fit: _Fit, cand: _Candidate, hip: NDArray[np.float64], t: NDArray[np.float64],
-               stature_px: float, px_per_m: float) -> bool:
-    """A real flight: duration, gravity, the hips moving with the feet, a small residual."""
-    if not MIN_FLIGHT_S <= fit.t_ld - fit.t_to <= MAX_FLIGHT_S:
-        return False
-    if not G_RATIO_RANGE[0] <= 2 * fit.a / (G * px_per_m) <= G_RATIO_RANGE[1]:
-        return False
-    apex_y = float(np.nanmean(fit.c)) - fit.b**2 / (4 * fit.a)
-    # feet travel: rise above takeoff level (jump) or fall to the landing level (drop)
-    travel = float(np.nanmean(cand.post if cand.drop else cand.pre)) - apex_y
-    if travel < AIR_HIGH * stature_px or fit.rms > RMS_MAX_RISE * travel + RMS_MAX_STATURE * stature_px:
-        return False
-    hsel = fit.sel[np.isfinite(hip[fit.sel])]
-    hf = _fit_ballistic(t[hsel], hip[hsel, None], fit.t_ref) if len(hsel) >= 4 else None
-    if hf is None or hf[0] <= 0:
-        return False
-    a, b, c = hf[0], hf[1], float(hf[2][0])
-    tau = (fit.t_ld if cand.drop else fit.t_to) - fit.t_ref
-    hip_travel = (a * tau * tau + b * tau + c) - (c - b * b / (4 * a))
-    return bool(hip_travel >= HIP_RISE_MIN * travel)
+def _hip_fits(ev: _Events, win: _Windows, hip: NDArray[np.float64]) -> _Fits:
+    """Ballistic fit of the hip centre over each candidate's fitted frames (needs 4 of them)."""
+    return _fit_ballistic(win, hip[win.frame][..., None], ev.sel, None)
 
 
-def _flight(fit: _Fit, cand: _Candidate, t: NDArray[np.float64], hip: NDArray[np.float64]) -> Flight:
-    hsel = fit.sel[np.isfinite(hip[fit.sel])]
-    hf = _fit_ballistic(t[hsel], hip[hsel, None], fit.t_ref) if len(hsel) >= 4 else None
-    apex_y = float(np.nanmean(fit.c)) - fit.b**2 / (4 * fit.a)
-    return Flight(
-        takeoff_s=fit.t_to, landing_s=fit.t_ld, kind="drop" if cand.drop else "jump",
-        accel_px_s2=2 * fit.a, rise_px=float(np.nanmean(cand.pre)) - apex_y,
-        drop_px=float(np.nanmean(cand.post - cand.pre)), rms_px=fit.rms,
-        hip_fit=(hf[0], hf[1], float(hf[2][0])) if hf is not None else None, t_ref=fit.t_ref)
+def _plausible(ev: _Events, win: _Windows, hip: NDArray[np.float64], stature_px: float,
+               px_per_m: float) -> NDArray[np.bool_]:
+    """(J,) a real flight: duration, gravity, the hips moving with the feet, a small residual."""
+    f = ev.fit
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dur = ev.t_ld - ev.t_to
+        ok = ev.ok & (MIN_FLIGHT_S <= dur) & (dur <= MAX_FLIGHT_S)
+        ratio = 2 * f.a / (G * px_per_m)
+        ok &= (G_RATIO_RANGE[0] <= ratio) & (ratio <= G_RATIO_RANGE[1])
+        apex_y = _nanmean_rows(f.c) - f.b**2 / (4 * f.a)
+        # feet travel: rise above takeoff level (jump) or fall to the landing level (drop)
+        travel = _nanmean_rows(np.where(win.drop[:, None], win.post, win.pre)) - apex_y
+        ok &= (travel >= AIR_HIGH * stature_px) & (f.rms <= RMS_MAX_RISE * travel + RMS_MAX_STATURE * stature_px)
+        hf = _hip_fits(ev, win, hip)
+        ok &= hf.ok & (hf.a > 0)
+        a, b, c = hf.a, hf.b, hf.c[:, 0]
+        tau = np.where(win.drop, ev.t_ld, ev.t_to) - win.t_ref
+        hip_travel = (a * tau * tau + b * tau + c) - (c - b * b / (4 * a))
+        ok &= hip_travel >= HIP_RISE_MIN * travel
+    return ok
 
 
-def _runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
-    """(start, stop) of the True runs of a 1-D mask, stop exclusive."""
+def _flights(ev: _Events, win: _Windows, hip: NDArray[np.float64]) -> list[Flight]:
+    hf = _hip_fits(ev, win, hip)
+    f = ev.fit
+    apex_y = _nanmean_rows(f.c) - f.b**2 / (4 * f.a)
+    rise = _nanmean_rows(win.pre) - apex_y
+    drop = _nanmean_rows(win.post - win.pre)
+    return [Flight(takeoff_s=float(ev.t_to[i]), landing_s=float(ev.t_ld[i]),
+                   kind="drop" if win.drop[i] else "jump", accel_px_s2=2 * float(f.a[i]), rise_px=float(rise[i]),
+                   drop_px=float(drop[i]), rms_px=float(f.rms[i]),
+                   hip_fit=(float(hf.a[i]), float(hf.b[i]), float(hf.c[i, 0])) if hf.ok[i] else None,
+                   t_ref=float(win.t_ref[i]))
+            for i in range(len(ev.t_to))]
+
+
+def _nanmean_rows(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """np.nanmean(x, axis=1) without its warning for an all-NaN row (NaN there)."""
+    seen = np.isfinite(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(seen, x, 0.0).sum(axis=1) / seen.sum(axis=1)
+
+
+def _runs(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(starts, stops) of the True runs of a 1-D mask, stops exclusive."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _local_level(y: NDArray[np.float64], lo: int, hi: int) -> NDArray[np.float64]:
-    """Median y of each point over frames [lo, hi) (NaN where no data)."""
-    lo, hi = max(lo, 0), min(hi, len(y))
-    if hi <= lo:
-        return np.full(y.shape[1], np.nan)
-    seg = y[lo:hi]
-    if np.isfinite(seg).all():
-        return np.median(seg, axis=0)
-    out = np.full(y.shape[1], np.nan)
-    for k in range(seg.shape[1]):                       # a few columns
-        v = seg[:, k][np.isfinite(seg[:, k])]
-        if len(v):
-            out[k] = np.median(v)
-    return out
+def _local_levels(y: NDArray[np.float64], lo: NDArray[np.int64], hi: NDArray[np.int64]) -> NDArray[np.float64]:
+    """(R, K) median y of each point over frames [lo, hi) of each of R windows (NaN where no data).
+
+    One sort of the padded windows (NaN sorts last), then the middle of each column's finite
+    values: the numbers of np.median over each window's finite values.
+    """
+    lo, hi = np.maximum(lo, 0), np.minimum(hi, len(y))
+    width = max(int((hi - lo).max(initial=0)), 1)
+    idx = lo[:, None] + np.arange(width)
+    valid = idx < hi[:, None]
+    seg = np.where(valid[..., None], y[np.clip(idx, 0, max(len(y) - 1, 0))], np.nan)
+    seg = np.sort(seg, axis=1)
+    n = np.isfinite(seg).sum(axis=1)                          # (R, K)
+    upper = np.take_along_axis(seg, np.clip(n // 2, 0, width - 1)[:, None, :], axis=1)[:, 0]
+    lower = np.take_along_axis(seg, np.clip((n - 1) // 2, 0, width - 1)[:, None, :], axis=1)[:, 0]
+    return np.where(n == 0, np.nan, np.where(n % 2 == 1, upper, (lower + upper) / 2))

@@ -118,23 +118,24 @@ def analyze(seq: PoseSequence, angles: dict[str, FloatArray], view: ViewInfo, op
 
     t = seq.time_s
     hip_y = _mean_y(seq.image_xy, L.LEFT_HIP, L.RIGHT_HIP)
+    curves = _Finite.of(t, hip_y), _Finite.of(t, knee)
     jumps: list[dict[str, Any]] = []
     drops: list[dict[str, Any]] = []
-    events: list[Event] = []
+    moments: list[tuple[str, float, int]] = []          # (type, time, index): frames found at once below
     prev_landing: float | None = None
     prev_was_drop = False
     for f, drop in zip(flights, is_drop):
         if drop:
             drops.append({"index": len(drops), "takeoff_s": _r(f.takeoff_s, 4), "landing_s": _r(f.landing_s, 4),
                           "drop_height_m": _r(f.drop_px / px_per_m, 4) if px_per_m else None})
-            events += [_event("drop_takeoff", f.takeoff_s, t, len(jumps)),
-                       _event("drop_landing", f.landing_s, t, len(jumps))]
+            moments += [("drop_takeoff", f.takeoff_s, len(jumps)), ("drop_landing", f.landing_s, len(jumps))]
         else:
-            j = _jump(len(jumps), f, prev_landing, prev_was_drop, t, hip_y, knee, hip_flex, seq, view,
+            j = _jump(len(jumps), f, prev_landing, prev_was_drop, t, hip_y, knee, hip_flex, curves, seq, view,
                       stature_px, px_per_m, options)
             jumps.append(j)
-            events += _jump_events(j, t)
+            moments += _jump_moments(j)
         prev_landing, prev_was_drop = f.landing_s, drop
+    events = _events(moments, t)
 
     detected = _session_type(jumps)
     jump_type = options.jump_type or detected
@@ -182,13 +183,18 @@ def _event_sequence(seq: PoseSequence, raw: PoseSequence | None) -> PoseSequence
     right = [b for _, b in LEG_PAIRS]
     rl, rr, cl, cr = xy[:, left], xy[:, right], seq.image_xy[:, left], seq.image_xy[:, right]
     with np.errstate(invalid="ignore"):
-        same = np.nansum(np.linalg.norm(rl - cl, axis=-1) + np.linalg.norm(rr - cr, axis=-1), axis=1)
-        cross = np.nansum(np.linalg.norm(rl - cr, axis=-1) + np.linalg.norm(rr - cl, axis=-1), axis=1)
+        same = np.nansum(_norm2(rl - cl) + _norm2(rr - cr), axis=1)
+        cross = np.nansum(_norm2(rl - cr) + _norm2(rr - cl), axis=1)
     swap = cross < same
     if swap.any():
         rows = np.flatnonzero(swap)
         xy[np.ix_(rows, left)], xy[np.ix_(rows, right)] = rr[rows], rl[rows]
     return raw.with_arrays(image_xy=xy)
+
+
+def _norm2(d: NDArray[np.floating]) -> NDArray[np.floating]:
+    """np.linalg.norm(d, axis=-1) for 2-D points (the same numbers, several times faster)."""
+    return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
 
 
 def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = None) -> float:
@@ -238,8 +244,9 @@ def _side_angle(angles: dict[str, FloatArray], name: str, side: str, n: int) -> 
 
 
 def _jump(index: int, f: Flight, prev_landing: float | None, prev_was_drop: bool, t: FloatArray, hip_y: FloatArray,
-          knee: FloatArray, hip_flex: FloatArray, seq: PoseSequence, view: ViewInfo, stature_px: float,
-          px_per_m: float | None, options: AnalysisOptions) -> dict[str, Any]:
+          knee: FloatArray, hip_flex: FloatArray, curves: tuple[_Finite, _Finite], seq: PoseSequence,
+          view: ViewInfo, stature_px: float, px_per_m: float | None, options: AnalysisOptions) -> dict[str, Any]:
+    """`curves`: the finite samples of the hip height and of the knee flexion (for interpolation)."""
     ft = f.flight_time_s
     h = flight_height_m(ft)
     hip_rise_px = f.hip_y(f.takeoff_s) - f.hip_y(f.hip_apex_s) if f.hip_fit is not None else float("nan")
@@ -249,11 +256,11 @@ def _jump(index: int, f: Flight, prev_landing: float | None, prev_was_drop: bool
     rebound = gap <= HOP_CONTACT_S or after_drop
     contact_start = prev_landing if rebound else None
     not_before = prev_landing + SETTLE_S if prev_landing is not None and not rebound else None
-    cm = _countermovement(f.takeoff_s, contact_start, not_before, t, hip_y, stature_px)
+    cm = _countermovement(f.takeoff_s, contact_start, not_before, t, hip_y, curves[0], stature_px)
     lo = cm["start_s"] if cm["start_s"] is not None else (contact_start if contact_start is not None
                                                           else f.takeoff_s - 1.0)
-    push = (t >= lo) & (t <= f.takeoff_s)
-    landing = (t >= f.landing_s) & (t <= f.landing_s + LANDING_WINDOW_S)
+    push = _between(t, lo, f.takeoff_s)
+    landing = _between(t, f.landing_s, f.landing_s + LANDING_WINDOW_S)
     sagittal = view.view != "front"          # joint flexion is measured in a side (or oblique) view only
     kmax = _nanmax(knee[push]) if sagittal else None
     hmax = _nanmax(hip_flex[push]) if sagittal else None
@@ -281,7 +288,7 @@ def _jump(index: int, f: Flight, prev_landing: float | None, prev_was_drop: bool
         "concentric_duration_s": _r(cm["concentric_s"], 4),
         "min_knee_angle_deg": _r(180.0 - kmax, 1) if kmax is not None else None,
         "min_hip_angle_deg": _r(180.0 - hmax, 1) if hmax is not None else None,
-        "landing_knee_flexion_deg": _r(_interp(t, knee, f.landing_s), 1) if sagittal else None,
+        "landing_knee_flexion_deg": _r(_interp(curves[1], f.landing_s), 1) if sagittal else None,
         "landing_peak_knee_flexion_deg": _r(peak_knee, 1),
         "knee_valgus_left_deg": _r(valgus["left"], 1),
         "knee_valgus_right_deg": _r(valgus["right"], 1),
@@ -293,7 +300,7 @@ def _jump(index: int, f: Flight, prev_landing: float | None, prev_was_drop: bool
 
 
 def _countermovement(takeoff_s: float, contact_start: float | None, not_before: float | None, t: FloatArray,
-                     hip_y: FloatArray, stature_px: float) -> dict[str, Any]:
+                     hip_y: FloatArray, hip_curve: _Finite, stature_px: float) -> dict[str, Any]:
     """Lowering of the hip centre before takeoff (image y down: lowering = y increasing).
 
     Standing jump: reference = the standing hip level (upper decile of the hip over the window),
@@ -316,7 +323,7 @@ def _countermovement(takeoff_s: float, contact_start: float | None, not_before: 
     k = int(np.nanargmax(seg))
     ib = i0 + k
     if contact_start is not None:
-        ref = _interp(t, hip_y, contact_start)
+        ref = _interp(hip_curve, contact_start)
         start_s = contact_start
     else:
         before = seg[: k + 1]
@@ -355,7 +362,7 @@ def _run_around(mask: NDArray[np.bool_], k: int) -> tuple[int, int]:
     return (int(lo[-1]) + 1 if len(lo) else 0), (int(hi[0]) - 1 if len(hi) else len(mask) - 1)
 
 
-def _valgus(seq: PoseSequence, landing: NDArray[np.bool_], hip_y: FloatArray) -> dict[str, float | None]:
+def _valgus(seq: PoseSequence, landing: slice, hip_y: FloatArray) -> dict[str, float | None]:
     """Frontal-plane projection angle (FPPA) of each knee at the deepest point of the landing.
 
     180° minus the hip-knee-ankle angle in the image, positive when the knee lies medial of the
@@ -363,7 +370,7 @@ def _valgus(seq: PoseSequence, landing: NDArray[np.bool_], hip_y: FloatArray) ->
     (lowest hip) stands for peak knee flexion, which a front view cannot measure.
     """
     out: dict[str, float | None] = {"left": None, "right": None}
-    idx = np.flatnonzero(landing & np.isfinite(hip_y))
+    idx = landing.start + np.flatnonzero(np.isfinite(hip_y[landing]))
     if len(idx) == 0:
         return out
     i = int(idx[np.argmax(hip_y[idx])])
@@ -467,21 +474,27 @@ def _metric_rows(jumps: list[dict[str, Any]], summary: dict[str, Any]) -> list[M
     return rows
 
 
-def _jump_events(j: dict[str, Any], t: FloatArray) -> list[Event]:
+def _jump_moments(j: dict[str, Any]) -> list[tuple[str, float, int]]:
     out = []
     for typ, key in (("countermovement_start", "countermovement_start_s"),
                      ("countermovement_bottom", "countermovement_bottom_s"),
                      ("takeoff", "takeoff_s"), ("landing", "landing_s")):
         if j.get(key) is not None:
-            out.append(_event(typ, j[key], t, j["index"]))
+            out.append((typ, j[key], j["index"]))
     return out
 
 
-def _event(typ: str, time_s: float, t: FloatArray, index: int) -> Event:
-    frame = int(np.clip(np.searchsorted(t, time_s), 0, max(len(t) - 1, 0)))
-    if 0 < frame < len(t) and abs(t[frame - 1] - time_s) < abs(t[frame] - time_s):
-        frame -= 1
-    return Event(typ, float(time_s), frame, None, index)
+def _events(moments: list[tuple[str, float, int]], t: FloatArray) -> list[Event]:
+    """Events at the given (type, time, index), each with its nearest frame (found for all at once)."""
+    if not moments:
+        return []
+    times = np.array([m[1] for m in moments], np.float64)
+    frame = np.clip(np.searchsorted(t, times), 0, max(len(t) - 1, 0))
+    prev = np.maximum(frame - 1, 0)
+    if len(t):
+        frame = np.where((frame > 0) & (frame < len(t)) & (np.abs(t[prev] - times) < np.abs(t[frame] - times)),
+                         frame - 1, frame)
+    return [Event(typ, float(time_s), int(fr), None, index) for (typ, time_s, index), fr in zip(moments, frame)]
 
 
 # ------------------------------------------------------------------ checks
@@ -558,11 +571,28 @@ def _nanmax(x: FloatArray) -> float | None:
     return float(np.nanmax(x)) if len(x) and np.isfinite(x).any() else None
 
 
-def _interp(t: FloatArray, y: FloatArray, at: float) -> float | None:
-    ok = np.isfinite(y)
-    if ok.sum() < 2 or not t[ok][0] <= at <= t[ok][-1]:
+@dataclass(frozen=True)
+class _Finite:
+    """The finite samples of a series, gathered once for the many look-ups of a long clip."""
+
+    t: FloatArray
+    y: FloatArray
+
+    @classmethod
+    def of(cls, t: FloatArray, y: FloatArray) -> "_Finite":
+        ok = np.isfinite(y)
+        return cls(t[ok], y[ok])
+
+
+def _interp(curve: _Finite, at: float) -> float | None:
+    if len(curve.t) < 2 or not curve.t[0] <= at <= curve.t[-1]:
         return None
-    return float(np.interp(at, t[ok], y[ok]))
+    return float(np.interp(at, curve.t, curve.y))
+
+
+def _between(t: FloatArray, lo: float, hi: float) -> slice:
+    """The samples with lo <= t <= hi (t increasing), as a slice."""
+    return slice(int(np.searchsorted(t, lo, side="left")), int(np.searchsorted(t, hi, side="right")))
 
 
 def _subframe_peak(t: FloatArray, y: FloatArray, i: int) -> float:

@@ -453,10 +453,12 @@ def gait_event_rows(contacts: Contacts, steps: Steps, t: FloatArray) -> list[Eve
     index = np.repeat(step_of, 2)
     keep = np.isfinite(times) & ((kinds == "toe_off") | (index >= 0))
     order = np.flatnonzero(keep)[np.argsort(times[keep], kind="stable")]
-    frames = _nearest_frame(t, times[order])
-    return [Event(str(kinds[k]), float(times[k]), int(f), SIDES[int(sides[k])],
-                  int(index[k]) if index[k] >= 0 else None)
-            for k, f in zip(order, frames)]
+    frames = _nearest_frame(t, times[order]).tolist()
+    # Python values first: indexing NumPy arrays element by element costs more than the rows themselves
+    kind, when, side, idx = (kinds[order].tolist(), times[order].tolist(), sides[order].tolist(),
+                             index[order].tolist())
+    return [Event(kind[r], when[r], frames[r], SIDES[side[r]], idx[r] if idx[r] >= 0 else None)
+            for r in range(len(frames))]
 
 
 def _nearest_frame(t: FloatArray, when: FloatArray) -> NDArray[np.int64]:
@@ -491,11 +493,11 @@ def metric_rows(summary: dict[str, Any], steps: Steps, per_step: dict[str, Float
                     rows.append(Metric(key.replace("_by_side_s", ""), float(v), "s", side))
     rows.append(Metric("step_count", float(summary["step_count"]), "steps"))
     skip = {"stride_time_s", "double_support_s"}
+    sides = [SIDES[k] for k in steps.side.tolist()]
     for key, values in per_step.items():
         if key in skip:
             continue
         name, unit = _unit(key)
-        sides = [SIDES[k] for k in steps.side.tolist()]
         vals = values.tolist()
         rows.extend(Metric(name, vals[i], unit, sides[i], i) for i in np.flatnonzero(np.isfinite(values)).tolist())
     return rows

@@ -35,22 +35,34 @@ def _mid(xy: NDArray[np.floating], a: int, b: int) -> NDArray[np.floating]:
     return (xy[:, a] + xy[:, b]) / 2
 
 
+def _points(seq: PoseSequence, *idx: int) -> NDArray[np.float64]:
+    """(T, len(idx), 2) float64 copy of a few landmarks (not of all 33: this is all the view needs)."""
+    return seq.image_xy[:, list(idx)].astype(np.float64)
+
+
+def _norm(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """np.linalg.norm(v, axis=-1) of 2-D vectors (the same numbers, without the generic reduction)."""
+    return np.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
+
+
 def width_ratio(seq: PoseSequence) -> NDArray[np.float64]:
     """(T,) projected body width (mean of shoulder and hip widths) over trunk length."""
-    xy = seq.image_xy.astype(np.float64)
-    shoulders = np.linalg.norm(xy[:, L.LEFT_SHOULDER] - xy[:, L.RIGHT_SHOULDER], axis=-1)
-    hips = np.linalg.norm(xy[:, L.LEFT_HIP] - xy[:, L.RIGHT_HIP], axis=-1)
-    trunk = np.linalg.norm(_mid(xy, L.LEFT_SHOULDER, L.RIGHT_SHOULDER) - _mid(xy, L.LEFT_HIP, L.RIGHT_HIP), axis=-1)
+    ls, rs, lh, rh = 0, 1, 2, 3
+    xy = _points(seq, L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_HIP, L.RIGHT_HIP)
+    shoulders = _norm(xy[:, ls] - xy[:, rs])
+    hips = _norm(xy[:, lh] - xy[:, rh])
+    trunk = _norm(_mid(xy, ls, rs) - _mid(xy, lh, rh))
     with np.errstate(invalid="ignore", divide="ignore"):
         return (shoulders + hips) / 2 / trunk
 
 
 def facing_evidence(seq: PoseSequence) -> NDArray[np.float64]:
     """(T,) signed evidence, > 0 when facing +x: toes ahead of heels and nose ahead of the ears."""
-    xy = seq.image_xy.astype(np.float64)
-    feet = (xy[:, L.LEFT_FOOT_INDEX, 0] - xy[:, L.LEFT_HEEL, 0]) + (xy[:, L.RIGHT_FOOT_INDEX, 0] - xy[:, L.RIGHT_HEEL, 0])
-    head = xy[:, L.NOSE, 0] - _mid(xy, L.LEFT_EAR, L.RIGHT_EAR)[:, 0]
-    trunk = np.linalg.norm(_mid(xy, L.LEFT_SHOULDER, L.RIGHT_SHOULDER) - _mid(xy, L.LEFT_HIP, L.RIGHT_HIP), axis=-1)
+    xy = _points(seq, L.LEFT_FOOT_INDEX, L.LEFT_HEEL, L.RIGHT_FOOT_INDEX, L.RIGHT_HEEL, L.NOSE, L.LEFT_EAR,
+                 L.RIGHT_EAR, L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_HIP, L.RIGHT_HIP)
+    feet = (xy[:, 0, 0] - xy[:, 1, 0]) + (xy[:, 2, 0] - xy[:, 3, 0])
+    head = xy[:, 4, 0] - _mid(xy, 5, 6)[:, 0]
+    trunk = _norm(_mid(xy, 7, 8) - _mid(xy, 9, 10))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.nansum(np.stack([feet / 2, head]), axis=0) / trunk
 
