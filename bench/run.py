@@ -131,7 +131,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--sequential", action="store_true", help="also the pre-issue-9 stages (estimate_athlete + render_with)")
     p.add_argument("--cli", action="store_true", help="also `motionlens analyze` against a running Prefect server")
-    p.add_argument("--cli-pythonpath", help="also run the CLI from this tree (e.g. a copy with the integration patch)")
+    p.add_argument("--cli-pythonpath", help="also run the CLI from this source tree (to compare a change)")
     p.add_argument("--cli-env", action="append", default=[], help="KEY=VALUE for the CLI runs (e.g. MOTIONLENS_WORKERS=2)")
     p.add_argument("--long-minutes", type=float, default=0.0, help="peak RSS of ours on a 1080p clip this long")
     p.add_argument("--json", help="also write every raw result to this file")
