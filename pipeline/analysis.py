@@ -69,7 +69,7 @@ def run_pose(video: Path, options: AnalysisOptions, ws: Workspace,
              on_frame: ProgressFn | None = None) -> tuple[Path, dict[str, Any]]:
     """Raw athlete pose saved as NPZ in the workspace, posed on MOTIONLENS_WORKERS threads (default:
     every core this process may use; the result means the same for any count, see pose.parallel)."""
-    workers, num_poses = pose_settings(options.activity)
+    workers, num_poses = pose_settings(options.activity, options.exercise)
     seq, people = estimate_athlete_parallel(video, model=options.model, select=pose_cache.athlete_selection(options),
                                             workers=workers, num_poses=num_poses, on_frame=on_frame)
     path = ws.root / "pose.npz"

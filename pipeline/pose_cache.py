@@ -47,7 +47,7 @@ def cache_key(video_sha256: str, options: AnalysisOptions) -> str:
     select_tag = select if select in ("largest", "moving") else "at-" + hashlib.sha1(select.encode()).hexdigest()[:8]
     if not re.fullmatch(r"[0-9a-f]{64}", video_sha256):
         raise ValueError(f"not a sha256 hex digest: {video_sha256!r}")
-    _, num_poses = pose_settings(options.activity)      # "auto" tracks one person: other keypoints
+    _, num_poses = pose_settings(options.activity, options.exercise)      # "auto" tracks one person: other keypoints
     return f"{PREFIX}{video_sha256}-{name}-{model_sha256(model_path)[:12]}-{select_tag}-p{num_poses}.npz"
 
 

@@ -216,6 +216,8 @@ def test_pose_settings_follow_the_environment_and_the_activity(monkeypatch):
     monkeypatch.delenv("MOTIONLENS_NUM_POSES", raising=False)
     monkeypatch.setenv("MOTIONLENS_WORKERS", "3")
     assert pose_settings("weightlifting") == (3, "auto")     # lifts: tracking's lag does not matter
+    assert pose_settings("weightlifting", "deadlift") == (3, "auto")
+    assert pose_settings("weightlifting", "clean") == (3, 3)   # ... but a clean's phases are 0.1-0.2 s long
     assert pose_settings("jumping") == (3, 3)                # jumps and runs: lag-free, exact
     assert pose_settings("running") == (3, 3)
     monkeypatch.setenv("MOTIONLENS_NUM_POSES", "1")

@@ -26,6 +26,7 @@ def test_keys(monkeypatch) -> None:
     key = pose_cache.cache_key(SHA, AnalysisOptions("weightlifting"))
     assert key.startswith(f"cache/pose/{SHA}-full-") and key.endswith("-largest-pauto.npz")
     assert pose_cache.cache_key(SHA, AnalysisOptions("running")).endswith("-moving-p3.npz")     # auto per activity
+    assert pose_cache.cache_key(SHA, AnalysisOptions("weightlifting", exercise="clean")).endswith("-largest-p3.npz")
     assert pose_cache.cache_key(SHA, AnalysisOptions("jumping", select="moving")).endswith("-moving-p3.npz")
     # posing with tracking (one person) gives other keypoints than detecting up to three people
     monkeypatch.setenv("MOTIONLENS_NUM_POSES", "1")

@@ -401,19 +401,24 @@ def detect_parallel(video: str | Path, model_path: Path, *, workers: int = 2, nu
 
 # num_poses=1 tracks with MediaPipe's own smoothing, which lags: on the ground-truth jump clips it
 # puts takeoff and landing 11-15 ms late (> 1/3 frame at 30 and 60 fps) and a jump 1.1-1.3 cm too
-# high at 30 fps (docs/performance.md). Only lifts, whose events are tenths of a second apart, take it.
+# high at 30 fps (docs/performance.md). Only the slow lifts, whose events are tenths of a second
+# apart, take it: on power_clean_side it moved the clean's phase borders by up to 0.2 s (its second
+# pull lasts 0.17 s), so the Olympic lifts are posed lag-free like jumps and runs.
 AUTO_POSES_ACTIVITIES = ("weightlifting",)
+FAST_EXERCISES = ("snatch", "clean", "clean_and_jerk")
 
 
-def pose_settings(activity: str | None = None) -> tuple[int, NumPoses]:
+def pose_settings(activity: str | None = None, exercise: str | None = None) -> tuple[int, NumPoses]:
     """(workers, num_poses) for an analysis: MOTIONLENS_WORKERS (default: the cores this process may
-    use) and MOTIONLENS_NUM_POSES (a number, or "auto"; default "auto" for lifts, else MAX_PEOPLE)."""
+    use) and MOTIONLENS_NUM_POSES (a number, or "auto"; default "auto" for the slow lifts, else
+    MAX_PEOPLE)."""
     env = os.environ.get("MOTIONLENS_WORKERS")
     if env:
         workers = max(1, int(env))
     else:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    default = "auto" if activity in AUTO_POSES_ACTIVITIES else str(MAX_PEOPLE)
+    slow_lift = activity in AUTO_POSES_ACTIVITIES and exercise not in FAST_EXERCISES
+    default = "auto" if slow_lift else str(MAX_PEOPLE)
     n = os.environ.get("MOTIONLENS_NUM_POSES", default).strip().lower()
     return max(1, workers), ("auto" if n == "auto" else max(1, int(n)))
 
