@@ -7,7 +7,7 @@ fails silently on bad files, PyAV raises, so every failure here becomes a specif
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -169,6 +169,37 @@ def iter_frames(path: str | Path, *, start_s: float = 0.0, stop_s: float | None 
                                      f"{expected or '?'} frames ({exc})") from exc
         if index == 0:
             raise TruncatedVideo(f"{path.name} has a video stream but no decodable frame")
+
+
+def grab_frames(video: Path, time_s: NDArray[np.float64], indices: Sequence[int]) -> dict[int, NDArray[np.uint8]]:
+    """RGB images (display orientation) of the frames at `indices`, seeking instead of decoding everything.
+
+    `time_s` are the frame times relative to the first frame, as `pipeline.video.iter_frames` gives them.
+    """
+    wanted = sorted(set(int(i) for i in indices))
+    out: dict[int, NDArray[np.uint8]] = {}
+    if not wanted:
+        return out
+    with av.open(str(video)) as c:
+        stream = c.streams.video[0]
+        stream.thread_type = "AUTO"
+        first = next(c.decode(stream))
+        t0 = float(first.time or 0.0)
+        tb = stream.time_base
+        pos: float | None = None        # time of the last decoded frame
+        decoder = None
+        for i in wanted:
+            target = float(time_s[i])
+            if decoder is None or pos is None or target < pos or target - pos > 2.0:
+                c.seek(int((t0 + target) / tb), stream=stream, backward=True, any_frame=False)
+                decoder = c.decode(stream)
+            for frame in decoder:
+                ft = float(frame.time or 0.0) - t0
+                pos = ft
+                if ft >= target - 1e-3:
+                    out[i] = rotate_image(frame.to_ndarray(format="rgb24"), frame.rotation)
+                    break
+    return out
 
 
 class Mp4Writer:

@@ -16,7 +16,8 @@ from pipeline.metrics.result import ActivityResult
 from pipeline.metrics.view import ViewInfo
 from pipeline.options import AnalysisOptions
 from pipeline.render.session import NotRenderable, SessionNotFound, render_session
-from pipeline.render.session_charts import angle_chart, contact_sheet, grab_frames, key_frames, session_images
+from pipeline.render.session_charts import angle_chart, contact_sheet, key_frames, session_images
+from pipeline.video import grab_frames
 from pipeline.session import new_session_id, read_manifest, write_manifest
 from pipeline.storage import LocalStorage
 from tests.test_render_support import audio_packets, figure_sequence, streams

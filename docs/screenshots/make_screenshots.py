@@ -27,7 +27,8 @@ from pipeline.metrics.activity import analyze_pose  # noqa: E402
 from pipeline.options import AnalysisOptions  # noqa: E402
 from pipeline.pose.athlete import estimate_athlete  # noqa: E402
 from pipeline.render.frame import FrameAnnotator  # noqa: E402
-from pipeline.render.session_charts import grab_frames, session_images  # noqa: E402
+from pipeline.render.session_charts import session_images  # noqa: E402
+from pipeline.video import grab_frames  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 # (file, clip, options, select, time of the frame shown)

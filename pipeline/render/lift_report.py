@@ -27,7 +27,7 @@ from pipeline.render import style
 from pipeline.render.annotators import TRUNK_ARC, AngleArcAnnotator, SkeletonAnnotator, flexion_arc
 from pipeline.render.charts import angles_chart, bar_path_chart, velocity_chart
 from pipeline.render.panel import MetricPanelAnnotator, Row
-from pipeline.video import iter_frames
+from pipeline.video import grab_frames
 
 FloatArray = NDArray[np.float64]
 Image = NDArray[np.uint8]
@@ -92,20 +92,6 @@ class BarPathAnnotator:
         return frame
 
 
-def _read_frames(video_path: Path, frames: set[int]) -> dict[int, Image]:
-    """The decoded RGB images of `frames`, in one pass that stops after the last one needed."""
-    out: dict[int, Image] = {}
-    if not frames:
-        return out
-    last = max(frames)
-    for frame in iter_frames(video_path):
-        if frame.index in frames:
-            out[frame.index] = frame.image
-        if frame.index >= last:
-            break
-    return out
-
-
 def _fit(image: Image) -> Image:
     h, w = image.shape[:2]
     k = MAX_IMAGE_SIDE / max(h, w)
@@ -148,7 +134,7 @@ def build_lift_report(video_path: Path, seq: PoseSequence, angles: Mapping[str, 
 
     images = []
     positions = key_positions(reps, exercise, t)
-    frames = _read_frames(Path(video_path), {kp.frame for kp in positions})
+    frames = grab_frames(Path(video_path), seq.time_s, [kp.frame for kp in positions])
     skeleton, bar, panel = SkeletonAnnotator(), BarPathAnnotator(), MetricPanelAnnotator()
     arcs = AngleArcAnnotator([flexion_arc(side, "knee"), flexion_arc(side, "hip"), TRUNK_ARC])
     for kp in positions:

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.render import style
 from pipeline.render.frame import FrameAnnotator, primary_side, visible_sides
-from pipeline.video import rotate_image
+from pipeline.video import grab_frames
 
 FloatArray = NDArray[np.float64]
 IMAGE_FILES = {"angle_chart": "angles.png", "contact_sheet": "contact-sheet.png"}
@@ -231,37 +230,6 @@ def _extreme(x: FloatArray, lo: int, hi: int, fn: Any) -> int | None:
     if not len(seg) or not np.isfinite(seg).any():
         return None
     return lo + int(fn(seg))
-
-
-def grab_frames(video: Path, time_s: FloatArray, indices: Sequence[int]) -> dict[int, NDArray[np.uint8]]:
-    """RGB images (display orientation) of the frames at `indices`, seeking instead of decoding everything.
-
-    `time_s` are the frame times relative to the first frame, as `pipeline.video.iter_frames` gives them.
-    """
-    wanted = sorted(set(int(i) for i in indices))
-    out: dict[int, NDArray[np.uint8]] = {}
-    if not wanted:
-        return out
-    with av.open(str(video)) as c:
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        first = next(c.decode(stream))
-        t0 = float(first.time or 0.0)
-        tb = stream.time_base
-        pos: float | None = None        # time of the last decoded frame
-        decoder = None
-        for i in wanted:
-            target = float(time_s[i])
-            if decoder is None or pos is None or target < pos or target - pos > 2.0:
-                c.seek(int((t0 + target) / tb), stream=stream, backward=True, any_frame=False)
-                decoder = c.decode(stream)
-            for frame in decoder:
-                ft = float(frame.time or 0.0) - t0
-                pos = ft
-                if ft >= target - 1e-3:
-                    out[i] = rotate_image(frame.to_ndarray(format="rgb24"), frame.rotation)
-                    break
-    return out
 
 
 def contact_sheet(video: Path, analysis: Any, out_path: Path, *, tile_height: int = 520, columns: int | None = None,
