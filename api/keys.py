@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 
+from api.cache import FileCache
 from pipeline.session import utc_now_iso
 from pipeline.storage import Storage
 
@@ -50,6 +51,10 @@ class KeyRecord:
         return cls(**raw)
 
 
+# Validated by a stat on every use, so a revocation takes effect on the next request.
+_records: FileCache[KeyRecord] = FileCache(KeyRecord.from_json, maxsize=1024)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -82,7 +87,7 @@ def find_key(storage: Storage, token: str) -> KeyRecord | None:
     digest = hash_token(token)
     key = _record_key(digest)
     try:
-        record = KeyRecord.from_json(storage.read_bytes(key))
+        record = _records.read(storage, key)
     except FileNotFoundError:  # every Storage maps "no such object" to it
         return None
     # The file name already matched, but compare in constant time so that the check does not

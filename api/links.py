@@ -7,6 +7,7 @@ its own `/files/` route, which serves the file with Range support.
 
 from __future__ import annotations
 
+import functools
 import threading
 from urllib.parse import quote
 
@@ -29,24 +30,35 @@ class Links:
     @property
     def signer(self) -> LinkSigner:
         # Loaded on first use, not at start-up: the store may be briefly unreachable then.
-        with self._lock:
-            if self._signer is None:
-                self._signer = LinkSigner(load_secret(self.storage, self.settings.signing_secret))
-            return self._signer
+        signer = self._signer
+        if signer is None:
+            with self._lock:
+                if self._signer is None:
+                    self._signer = LinkSigner(load_secret(self.storage, self.settings.signing_secret))
+                signer = self._signer
+        return signer
 
     def base(self, request: Request) -> str:
         return (self.settings.public_base_url or str(request.base_url)).rstrip("/")
 
     def route(self, request: Request, name: str, **path_params: str) -> str:
+        return self.route_at(self.base(request), request, name, **path_params)
+
+    def route_at(self, base: str, request: Request, name: str, **path_params: str) -> str:
+        """`route` under a `base(request)` computed once for the several links of one response."""
         # `url_path_for` walks every route on each call and a detail builds five links: keep
         # each route's path template instead.
         template = self._paths.get(name)
         if template is None:
             template = next(r.path_format for r in request.app.routes if isinstance(r, Route) and r.name == name)
             self._paths[name] = template
-        return self.base(request) + template.format(**{k: quote(v, safe="") for k, v in path_params.items()})
+        return base + template.format(**{k: _quote(v, "") for k, v in path_params.items()})
 
     def file(self, request: Request, key: str) -> str:
+        return self.file_at(self.base(request), key)
+
+    def file_at(self, base: str, key: str) -> str:
+        """`file` under a `base(request)` computed once for the several links of one response."""
         ttl = self.settings.link_ttl_s
         signed_url = getattr(self.storage, "signed_url", None)
         if callable(signed_url):
@@ -54,7 +66,12 @@ class Links:
             if url:
                 return str(url)
         exp, sig = self.signer.sign(key, ttl)
-        return f"{self.base(request)}/files/{quote(key, safe='/=')}?exp={exp}&sig={sig}"
+        return f"{base}/files/{_quote(key, '/=')}?exp={exp}&sig={sig}"
 
     def file_or_none(self, request: Request, key: object) -> str | None:
         return self.file(request, key) if isinstance(key, str) and key else None
+
+
+@functools.lru_cache(maxsize=4096)  # the same session ids and storage keys, quoted for every link
+def _quote(text: str, safe: str) -> str:
+    return quote(text, safe=safe)

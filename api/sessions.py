@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,12 +14,18 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 
 from api.auth import ApiUser
+from api.cache import FileCache, cacheable
 from api.context import AppContext
 from api.errors import ApiError, SessionNotFound
 from pipeline.session import is_valid_session_id, manifest_key
 from pipeline.storage import Storage
 
 _PROBE_FIELDS = ("duration_s", "fps", "frame_count", "width", "height", "rotation", "codec")
+# Parsed manifests of a local store, validated by a stat on every read (api/cache.py).
+_manifests: FileCache[dict[str, Any]] = FileCache(json.loads, maxsize=256)
+_STATIC_CACHE_SIZE = 256
+_static_cache: OrderedDict[tuple[int, int], tuple[dict[str, Any], object, _StaticMembers]] = OrderedDict()
+_static_lock = threading.Lock()
 
 
 def load_session(storage: Storage, user: ApiUser, session_id: str, activity: str | None = None) -> dict[str, Any]:
@@ -31,11 +41,12 @@ def load_session(storage: Storage, user: ApiUser, session_id: str, activity: str
 
 def read_session(storage: Storage, session_id: str) -> dict[str, Any]:
     """The manifest whoever asks, or 404 (malformed ids are refused before any storage access).
-    Only for callers already authorised otherwise (a signed link); keyed routes use `load_session`."""
+    Only for callers already authorised otherwise (a signed link); keyed routes use `load_session`.
+    The manifest may be shared with other requests: do not mutate it."""
     if not is_valid_session_id(session_id):
         raise SessionNotFound()
     try:  # one round trip, not exists() + read (the session detail is the hot path)
-        manifest: dict[str, Any] = json.loads(storage.read_bytes(manifest_key(session_id)))
+        manifest = _manifests.read(storage, manifest_key(session_id))
     except FileNotFoundError:
         raise SessionNotFound() from None
     if manifest.get("session_id") != session_id:
@@ -69,48 +80,100 @@ def created_at_parts(iso: str | None, timezone: str) -> dict[str, str] | None:
             "time": f"{local.hour % 12 or 12:02d}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"}
 
 
-def session_links(request: Request, ctx: AppContext, session_id: str, activity: str) -> dict[str, str]:
-    route = ctx.links.route
+def session_links(request: Request, ctx: AppContext, session_id: str, activity: str,
+                  base: str | None = None) -> dict[str, str]:
+    base = ctx.links.base(request) if base is None else base
+    route = functools.partial(ctx.links.route_at, base, request)
     links = {
-        "self": route(request, f"{activity}_session", session_id=session_id),
-        "export": route(request, f"{activity}_export", session_id=session_id),
-        "analyzed_video": route(request, "analyzed_video", session_id=session_id),
-        "viewer": route(request, "viewer", session_id=session_id),
+        "self": route(f"{activity}_session", session_id=session_id),
+        "export": route(f"{activity}_export", session_id=session_id),
+        "analyzed_video": route("analyzed_video", session_id=session_id),
+        "viewer": route("viewer", session_id=session_id),
     }
     links["export_parquet"] = links["export"] + "?format=parquet"
     if activity == "weightlifting":
-        links["lift_analysis"] = route(request, "weightlifting_lift_analysis", session_id=session_id)
+        links["lift_analysis"] = route("weightlifting_lift_analysis", session_id=session_id)
     return links
 
 
-def session_detail(request: Request, ctx: AppContext, manifest: dict[str, Any]) -> dict[str, Any]:
-    session_id, activity = manifest["session_id"], manifest["activity"]
+def session_detail(request: Request, ctx: AppContext, manifest: dict[str, Any]) -> bytes:
+    """The session detail as JSON, encoded exactly as `JSONResponse` would encode the whole object.
+
+    The members that depend only on the manifest and the settings (metrics, angles, events: most
+    of the body) are encoded once per manifest; the signed links are made for every request."""
+    static = _static_members(ctx, manifest)
+    links, base = ctx.links, ctx.links.base(request)
     artifacts = manifest.get("artifacts") or {}
+    images = artifacts.get("images") or {}
+    analyzed, original = artifacts.get("analyzed_video"), artifacts.get("original")
+    urls = {
+        "analyzed_video_url": links.file_at(base, analyzed) if isinstance(analyzed, str) and analyzed else None,
+        "video_url": links.file_at(base, original) if isinstance(original, str) and original else None,
+    }
+    body = ",".join((
+        static.head, _members(urls), static.middle,
+        _members({"images": {name: links.file_at(base, key) for name, key in images.items() if isinstance(key, str)}}),
+        static.tail,
+        _members({"links": session_links(request, ctx, manifest["session_id"], manifest["activity"], base)}),
+    ))
+    return ("{" + body + "}").encode()
+
+
+@dataclass(frozen=True)
+class _StaticMembers:
+    head: str  # session_id … error
+    middle: str  # urls_expire_in_s … warnings
+    tail: str  # processing_time_s, pipeline_version
+
+
+def _static_members(ctx: AppContext, manifest: dict[str, Any]) -> _StaticMembers:
+    shared = cacheable(ctx.storage)  # then the manifest is shared while its file is unchanged (`_manifests`)
+    slot = (id(manifest), id(ctx.settings))
+    if shared:
+        with _static_lock:
+            entry = _static_cache.get(slot)
+        if entry is not None and entry[0] is manifest and entry[1] is ctx.settings:
+            return entry[2]
+    settings = ctx.settings
     options = {k: v for k, v in (manifest.get("options") or {}).items() if k != "owner"}
     probe = manifest.get("probe") or {}
-    images = artifacts.get("images") or {}
-    return {
-        "session_id": session_id,
-        "activity": activity,
-        "status": manifest.get("status"),
-        "error": manifest.get("error"),
-        "analyzed_video_url": ctx.links.file_or_none(request, artifacts.get("analyzed_video")),
-        "video_url": ctx.links.file_or_none(request, artifacts.get("original")),
-        "urls_expire_in_s": ctx.settings.link_ttl_s,
-        "created_at": created_at_parts(manifest.get("created_at"), ctx.settings.timezone),
-        "created_at_utc": manifest.get("created_at"),
-        "updated_at_utc": manifest.get("updated_at"),
-        "timezone": ctx.settings.timezone,
-        "exercise": options.get("exercise"),
-        "options": options,
-        "video": {k: probe.get(k) for k in _PROBE_FIELDS if k in probe},
-        "metrics": manifest.get("metrics") or {},
-        "angle_summary": manifest.get("angle_summary") or {},
-        "events": manifest.get("events") or [],
-        "quality": manifest.get("quality"),
-        "warnings": manifest.get("warnings") or [],
-        "images": {name: ctx.links.file(request, key) for name, key in images.items() if isinstance(key, str)},
-        "processing_time_s": manifest.get("processing_time_s"),
-        "pipeline_version": manifest.get("pipeline_version"),
-        "links": session_links(request, ctx, session_id, activity),
-    }
+    static = _StaticMembers(
+        head=_members({
+            "session_id": manifest["session_id"],
+            "activity": manifest["activity"],
+            "status": manifest.get("status"),
+            "error": manifest.get("error"),
+        }),
+        middle=_members({
+            "urls_expire_in_s": settings.link_ttl_s,
+            "created_at": created_at_parts(manifest.get("created_at"), settings.timezone),
+            "created_at_utc": manifest.get("created_at"),
+            "updated_at_utc": manifest.get("updated_at"),
+            "timezone": settings.timezone,
+            "exercise": options.get("exercise"),
+            "options": options,
+            "video": {k: probe.get(k) for k in _PROBE_FIELDS if k in probe},
+            "metrics": manifest.get("metrics") or {},
+            "angle_summary": manifest.get("angle_summary") or {},
+            "events": manifest.get("events") or [],
+            "quality": manifest.get("quality"),
+            "warnings": manifest.get("warnings") or [],
+        }),
+        tail=_members({
+            "processing_time_s": manifest.get("processing_time_s"),
+            "pipeline_version": manifest.get("pipeline_version"),
+        }),
+    )
+    if shared:
+        with _static_lock:  # holding the manifest and settings keeps their ids from being reused
+            _static_cache[slot] = (manifest, settings, static)
+            _static_cache.move_to_end(slot)
+            while len(_static_cache) > _STATIC_CACHE_SIZE:
+                _static_cache.popitem(last=False)
+    return static
+
+
+def _members(obj: dict[str, Any]) -> str:
+    """`"a":1,"b":2`: the members of a non-empty JSON object as `JSONResponse` encodes them, to join
+    into one object (an object's encoding is its members' joined by commas, in order)."""
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))[1:-1]

@@ -21,11 +21,12 @@ class LinkSigner:
     def __init__(self, secret: bytes) -> None:
         if len(secret) < 16:
             raise ValueError("the link signing secret must have at least 16 bytes")
-        self._secret = secret
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)  # copied per link: the key is hashed once
 
     def signature(self, key: str, expires_at: int) -> str:
-        mac = hmac.new(self._secret, f"v1\n{key}\n{expires_at}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        mac = self._keyed.copy()
+        mac.update(f"v1\n{key}\n{expires_at}".encode())
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
     def sign(self, key: str, ttl_s: int, now: float | None = None) -> tuple[int, str]:
         expires_at = int((time.time() if now is None else now) + ttl_s)

@@ -25,7 +25,7 @@ def _detail(activity: str) -> Callable[[Request], Awaitable[Response]]:
     def session(request: Request) -> Response:
         ctx = context(request)
         manifest = load_session(ctx.storage, current_user(request), request.path_params["session_id"], activity)
-        return JSONResponse(session_detail(request, ctx, manifest))
+        return Response(session_detail(request, ctx, manifest), media_type="application/json")
 
     session.__doc__ = f"Detail of a {activity} session: status, video URLs, metrics, angles, events, links."
     return session
