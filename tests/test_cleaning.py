@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from pipeline.pose.cleaning import clean, fill_gaps, interpolate_nans, lowpass, nan_run_lengths, swap_states
+from pipeline.pose.cleaning import (clean, fill_gaps, fix_left_right_swaps, interpolate_nans, lowpass, nan_run_lengths,
+                                    swap_states)
 from pipeline.pose.landmarks import Landmark as L
 from pipeline.pose.sequence import PoseSequence
 
@@ -65,6 +66,52 @@ def test_swap_states_finds_a_labelled_exchange():
     a2[20:30], b2[20:30] = b[20:30], a[20:30]
     s = swap_states(a2, b2)
     np.testing.assert_array_equal(np.flatnonzero(s), np.arange(20, 30))
+
+
+def _two_legs(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 2, 2) knee and heel of two legs 300 px apart, drifting slowly, with 1 px noise."""
+    rng = np.random.default_rng(1)
+    t = np.arange(n, dtype=float)[:, None]
+    a = np.stack([np.column_stack([300 + 2 * t, 810 + 0 * t]), np.column_stack([300 + 2 * t, 935 + 0 * t])], 1)
+    b = a + [300.0, 0.0]
+    return a + rng.normal(0, 1, a.shape), b + rng.normal(0, 1, b.shape)
+
+
+def test_swap_states_a_missed_swap_back_does_not_invert_the_rest():
+    # a one-frame swap at 18 whose swap-back is gradual (19 is 80 % of the way back) and followed by a
+    # missing frame: no single step back fits `ratio` times better, so a toggled state stayed inverted
+    # to the end of the clip (the walker of sports2d_demo_multi_person.mp4 near frame 159)
+    a, b = _two_legs()
+    a[18], b[18] = b[18].copy(), a[18].copy()
+    mid = (a[19] + b[19]) / 2
+    a[19], b[19] = mid + 0.2 * (b[19] - mid), mid + 0.2 * (a[19] - mid)
+    a[20] = b[20] = np.nan
+    s = swap_states(a, b, min_jump=5.0)
+    assert s[18] and not s[:18].any() and not s[21:].any()
+
+
+def test_swap_states_a_lone_glitch_does_not_invert_the_rest():
+    # frame 18 is garbage that happens to sit closer to the crossed labels of 17, then 19 is missing
+    a, b = _two_legs()
+    a[18], b[18] = b[17] + [-60.0, 40.0], a[17] + [60.0, -40.0]
+    a[19] = b[19] = np.nan
+    s = swap_states(a, b, min_jump=5.0)
+    assert not s[:18].any() and not s[20:].any()
+
+
+def test_walker_legs_stay_labelled_after_a_one_frame_swap(raw_pose, clip):
+    # the walker's lower legs are exchanged at frame 159 only (the knees, close together, are not);
+    # the right leg swings fast past the planted left one, so the swap-back 159 -> 160 fits only
+    # 0.51 times better and 161 is missing: the old toggled state kept the legs crossed to the end
+    from pipeline.pose.cleaning import LEG_PAIRS
+
+    seq = raw_pose(clip("sports2d_demo_multi_person.mp4"), select="moving")
+    legs = [lm for pair in LEG_PAIRS for lm in pair]
+    fixed = fix_left_right_swaps(seq).image_xy
+    np.testing.assert_array_equal(fixed[160:, legs], seq.image_xy[160:, legs])   # the raw labels are right
+    heel_l, heel_r = fixed[162:184, L.LEFT_HEEL, 0], fixed[162:184, L.RIGHT_HEEL, 0]
+    # the right foot swings past the planted left one: it ends far ahead (smaller x, walking left)
+    assert heel_r[-1] < heel_r[0] - 150 and np.ptp(heel_l[:12]) < 80
 
 
 def test_clean_undoes_a_leg_swap():
@@ -195,8 +242,6 @@ def test_clean_equals_swaps_then_gaps_then_filter_array_by_array() -> None:
             arr[rows, a + b] = arr[rows, b + a]
     seq = PoseSequence(time_s=t, image_xy=xy, image_z=z, world_xyz=world, visibility=vis,
                        presence=np.ones((n, 33), np.float32), width=640, height=960, fps=30.0)
-
-    from pipeline.pose.cleaning import fix_left_right_swaps
 
     fixed = fix_left_right_swaps(seq)
     assert not np.array_equal(fixed.image_xy, seq.image_xy, equal_nan=True)   # the swaps were found

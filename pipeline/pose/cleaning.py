@@ -160,38 +160,112 @@ def _all_nan_rows(x: NDArray[np.floating]) -> NDArray[np.bool_]:
     return out
 
 
+# swap_states: the weight of the links that skip a frame, and the cost of an exchange in units of
+# log(1 / ratio). (1 + weight): a one-frame swap whose links all agree is undone when crossing fits
+# `ratio` times better, as with the old one-link rule; a lasting exchange, which three links see,
+# from ratio ** 0.75 (0.59 for 0.5).
+_SKIP_WEIGHT = 0.5
+_EXCHANGE_COST = 1.0 + _SKIP_WEIGHT
+
+
+def _point_dist(p: NDArray[np.floating], q: NDArray[np.floating]) -> NDArray[np.float64]:
+    """(T, K, D) x 2 -> (T,) summed Euclidean distances of the K points; NaN points count 0."""
+    d = p - q
+    sq = d[..., 0] * d[..., 0]
+    for k in range(1, d.shape[-1]):          # the Euclidean norm over D (2): as np.linalg.norm, ~5x faster
+        sq += d[..., k] * d[..., k]
+    return np.nansum(np.sqrt(sq), axis=-1)
+
+
+_Mat = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+
+
+def _minplus(x: _Mat, y: _Mat) -> _Mat:
+    """Min-plus products of batches of 2x2 matrices, each held as its 4 entries (00, 01, 10, 11):
+    out[r, c] = min_k x[r, k] + y[k, c]. Entry arrays rather than (n, 2, 2): 10x faster."""
+    x00, x01, x10, x11 = x
+    y00, y01, y10, y11 = y
+    return (np.minimum(x00 + y00, x01 + y10), np.minimum(x00 + y01, x01 + y11),
+            np.minimum(x10 + y00, x11 + y10), np.minimum(x10 + y01, x11 + y11))
+
+
+def _min_cost_switches(m: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Argmin over x of sum_i m[i, x[i-1], x[i]] (x[-1] = 0) for (n, 2, 2) costs m, exactly.
+
+    Viterbi as two associative scans instead of a loop over frames: prefix and suffix min-plus
+    products (Hillis-Steele, log2(n) whole-array passes) give each step's min-marginals.
+    """
+    n = len(m)
+    fwd = tuple(np.ascontiguousarray(m[:, r, c]) for r in (0, 1) for c in (0, 1))
+    bwd = tuple(e.copy() for e in fwd)
+    d = 1
+    while d < n:
+        # fwd[i] = m[0] ... m[i] and bwd[i] = m[i] ... m[n-1], from the products of spans d
+        new_fwd = _minplus(tuple(e[:-d] for e in fwd), tuple(e[d:] for e in fwd))
+        new_bwd = _minplus(tuple(e[:-d] for e in bwd), tuple(e[d:] for e in bwd))
+        for e, v in zip(fwd, new_fwd):
+            e[d:] = v
+        for e, v in zip(bwd, new_bwd):
+            e[:-d] = v
+        d *= 2
+    # the best cost with x[i] = s: the prefix ending in s (x[-1] = 0: row 0), then the best suffix from s
+    after0 = np.append(np.minimum(bwd[0][1:], bwd[1][1:]), 0.0)
+    after1 = np.append(np.minimum(bwd[2][1:], bwd[3][1:]), 0.0)
+    return fwd[1] + after1 < fwd[0] + after0
+
+
 def swap_states(a: NDArray[np.floating], b: NDArray[np.floating], ratio: float = 0.5,
                 min_jump: float = 0.0) -> NDArray[np.bool_]:
     """(T,) True for frames whose `a`/`b` labels are exchanged relative to the clip's majority.
 
-    `a`, `b`: (T, K, D) points of the left and right members. A label exchange between frames t-1
-    and t is declared when crossing the labels fits the motion much better (`ratio`) than keeping
-    them and the kept labels moved more than `min_jump`. Exchanges toggle a state (cumsum mod 2);
-    the majority state is taken as correct. Missing frames compare with the last seen frame.
+    `a`, `b`: (T, K, D) points of the left and right members; frames where either is missing keep
+    the state of the last seen frame. The labelling chosen is the most plausible motion over the
+    whole clip: each seen frame is linked to the previous seen frame and, with half the weight, to
+    the one before; a link costs log(distance moved + `min_jump`) in the labelling chosen, and each
+    exchange costs 1.5 log(1 / `ratio`) (see `_EXCHANGE_COST`). Solved exactly (`_min_cost_switches`).
+
+    Why the skipping links: with links to the previous frame only, each exchange was judged on one
+    pair of frames and toggled a state, so one missed exchange (the swap-back of a one-frame swap
+    blurred by fast motion, or a gradual one) inverted the rest of the clip. A frame is now also
+    tied to the frames on both sides of its neighbour, so a one-frame swap or glitch is bridged.
+    `min_jump` keeps sub-noise motion from deciding: ratios of small distances tend to 1.
+    Left/right ambiguity remains where a member passes the other (positions alone cannot tell).
     """
     t = len(a)
-    if t < 2:
-        return np.zeros(t, bool)
     seen = ~_all_nan_rows(a) & ~_all_nan_rows(b)
-    if seen.all():                               # the previous frame, without a gather
-        pa, pb = np.concatenate([a[:1], a[:-1]]), np.concatenate([b[:1], b[:-1]])
-    else:
-        idx = np.maximum.accumulate(np.where(seen, np.arange(t), 0))
-        prev_idx = np.concatenate([[0], idx[:-1]])
-        pa, pb = a[prev_idx], b[prev_idx]
+    rows = np.flatnonzero(seen)
+    n = len(rows)
+    if n < 2:
+        return np.zeros(t, bool)
+    if n < t:                                    # only the seen frames are linked
+        a, b = a[rows], b[rows]
+    floor = max(float(min_jump), 1e-9)           # > 0: exact repeats must not give log(0)
 
-    def dist(p: NDArray[np.floating], q: NDArray[np.floating]) -> NDArray[np.float64]:
-        d = p - q
-        sq = d[..., 0] * d[..., 0]
-        for k in range(1, d.shape[-1]):      # the Euclidean norm over D (2): as np.linalg.norm, ~5x faster
-            sq += d[..., k] * d[..., k]
-        return np.nansum(np.sqrt(sq), axis=-1)
+    def costs(lag: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """log-costs of the links (i - lag, i), i >= lag, keeping and crossing the labels."""
+        pa, pb, ca, cb = a[:-lag], b[:-lag], a[lag:], b[lag:]
+        keep = np.log(_point_dist(ca, pa) + _point_dist(cb, pb) + floor)
+        cross = np.log(_point_dist(ca, pb) + _point_dist(cb, pa) + floor)
+        return keep, cross
 
-    same = dist(a, pa) + dist(b, pb)
-    crossed = dist(a, pb) + dist(b, pa)
-    event = seen & (np.arange(t) > 0) & (crossed < ratio * same) & (same > min_jump)
-    state = np.cumsum(event) % 2 == 1
-    if state.sum() > (~state).sum():
+    # x[i] = the labels exchange between seen frames i and i+1. m[i, x[i-1], x[i]] = the cost of
+    # that step: link 1 depends on x[i], link 2 (frames i-1 -> i+1) on x[i-1] ^ x[i].
+    keep1, cross1 = costs(1)
+    m = np.empty((n - 1, 2, 2))
+    m[:, :, 0] = keep1[:, None]
+    m[:, :, 1] = (cross1 - _EXCHANGE_COST * np.log(ratio))[:, None]
+    if n > 2:
+        keep2, cross2 = costs(2)
+        m[1:, 0, 0] += _SKIP_WEIGHT * keep2
+        m[1:, 1, 1] += _SKIP_WEIGHT * keep2
+        m[1:, 0, 1] += _SKIP_WEIGHT * cross2
+        m[1:, 1, 0] += _SKIP_WEIGHT * cross2
+    if (m >= m[:, :1, :1]).all():                # every step cheapest unexchanged: so is the clip (exact)
+        return np.zeros(t, bool)
+    x = _min_cost_switches(m)
+    state_seen = np.concatenate([[False], np.cumsum(x) % 2 == 1])
+    state = state_seen[np.maximum.accumulate(np.where(seen, np.cumsum(seen) - 1, 0))]
+    if state_seen.sum() > n - state_seen.sum():   # the majority of the seen frames is correct
         state = ~state
     return state
 
