@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import QUIET, ROOT, SHARED_VIDEOS, emit, median, run_child
+from tests.support_api import stop_process
 
 CACHE = Path(tempfile.gettempdir()) / "motionlens-bench"
 STORE = CACHE / "api-store"
@@ -118,20 +118,9 @@ def start_server(name: str, argv: list[str], ready_path: str, timeout_s: float =
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
-            stop(proc)
+            stop_process(proc)
             raise RuntimeError(f"{name} did not answer {ready_path} in {timeout_s:.0f} s")
         time.sleep(0.1)
-
-
-def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
-    """SIGTERM by PID, SIGKILL if it has not exited within `timeout_s`."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 # --- load --------------------------------------------------------------------------------------
@@ -224,7 +213,7 @@ def main() -> None:
                 f"{name} {m['server_us']:.0f} µs/{m['rps']:.0f} req/s" for name, m in runs[-1].items()), flush=True)
     finally:
         for s in servers:
-            stop(s.proc)
+            stop_process(s.proc)
     report(a, runs, idle, info)
 
 

@@ -188,57 +188,6 @@ def iter_chunk(path: str | Path, index: VideoIndex, chunk: Chunk,
         raise PlanMismatch(f"chunk {chunk.number}: decoded {expected - chunk.start} of {len(chunk)} frames")
 
 
-# --- MediaPipe's native start-up and shutdown, one thread at a time --------------------------------
-
-# `estimate.detect` silences fd 2 (process-wide) while it opens a landmarker, runs the first
-# inference and closes it; two threads doing that at once could leave fd 2 pointing at /dev/null.
-# Each chunk holds this lock from before `detect` until its first frame is posed, and again from
-# its last frame until `detect` has closed the landmarker.
-_NATIVE = threading.RLock()   # re-entered by the census inside a gated frame stream
-
-
-class _Gate:
-    def __init__(self) -> None:
-        self.held = False
-
-    def enter(self) -> None:
-        _NATIVE.acquire()
-        self.held = True
-
-    def leave(self) -> None:
-        if self.held:
-            self.held = False
-            _NATIVE.release()
-
-    def frames(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        it, k = iter(frames), 0
-        while True:
-            try:
-                frame = next(it)
-            except StopIteration:
-                break
-            except BaseException:
-                if not self.held:
-                    self.enter()      # detect() closes its landmarker as the error passes through
-                raise
-            if k == 1:
-                self.leave()          # detect() asks for the 2nd frame: the 1st inference is done
-            k += 1
-            yield frame
-        if not self.held:
-            self.enter()              # before detect() closes its landmarker
-
-
-def _detect_gated(frames: Iterator[Frame], model_path: Path, num_poses: int,
-                  on_frame: Callable[[Frame], None] | None) -> Detections:
-    gate = _Gate()
-    gate.enter()
-    try:
-        return detect(gate.frames(frames), model_path, num_poses=num_poses, on_frame=on_frame)
-    finally:
-        gate.leave()
-
-
 # --- the people census (num_poses="auto") -----------------------------------------------------------
 
 class Census:
@@ -258,7 +207,7 @@ class Census:
                                         min_pose_detection_confidence=CENSUS_DETECTION_CONFIDENCE,
                                         min_pose_presence_confidence=0.5)
         self._silenced = native_stderr_silenced
-        with _NATIVE, native_stderr_silenced():
+        with native_stderr_silenced():
             self._landmarker = PoseLandmarker.create_from_options(options)
         self._next_s = -np.inf
         self.frames_checked = 0
@@ -270,7 +219,7 @@ class Census:
         h, w = frame.image.shape[:2]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame.image)
         if self.frames_checked == 0:
-            with _NATIVE, self._silenced():
+            with self._silenced():
                 result = self._landmarker.detect(image)
         else:
             result = self._landmarker.detect(image)
@@ -297,7 +246,7 @@ class Census:
             yield frame
 
     def close(self) -> None:
-        with _NATIVE, self._silenced():
+        with self._silenced():
             self._landmarker.close()
 
 
@@ -322,11 +271,11 @@ def _pose_chunk(path: Path, index: VideoIndex, chunk: Chunk, model_path: Path, n
     pass). num_poses="auto" counts people twice a second; a number > 1 only on the chunk's first frame
     (a cheap early exit: the chunks' own detections are checked afterwards anyway)."""
     if num_poses != "auto" and int(num_poses) == 1:
-        return _detect_gated(iter_chunk(path, index, chunk, abort), model_path, 1, on_frame)
+        return detect(iter_chunk(path, index, chunk, abort), model_path, num_poses=1, on_frame=on_frame)
     census = Census(model_path, CENSUS_INTERVAL_S if num_poses == "auto" else math.inf)
     p = 1 if num_poses == "auto" else int(num_poses)
     try:
-        return _detect_gated(census.watch(iter_chunk(path, index, chunk, abort), several), model_path, p, on_frame)
+        return detect(census.watch(iter_chunk(path, index, chunk, abort), several), model_path, num_poses=p, on_frame=on_frame)
     except _MorePeople:
         return None
     finally:
@@ -392,10 +341,10 @@ def detect_parallel(video: str | Path, model_path: Path, *, workers: int = 2, nu
         results = list(pool.map(run, plan))
     p = MAX_PEOPLE if num_poses == "auto" else int(num_poses)
     if any(d is None for d in results):
-        return PoseRun(_detect_gated(iter_frames(path), model_path, p, call), p, 1)
+        return PoseRun(detect(iter_frames(path), model_path, num_poses=p, on_frame=call), p, 1)
     det = concat_detections([d for d in results if d is not None])
     if len(plan) > 1 and several_people(det):
-        return PoseRun(_detect_gated(iter_frames(path), model_path, p, call), p, 1)
+        return PoseRun(detect(iter_frames(path), model_path, num_poses=p, on_frame=call), p, 1)
     return PoseRun(det, 1 if num_poses == "auto" else p, len(plan))
 
 
@@ -446,13 +395,13 @@ def _sequential(video: str | Path, model_path: Path, num_poses: NumPoses,
                 on_frame: Callable[[Frame], None] | None) -> PoseRun:
     """One pass of `iter_frames` (videos that cannot be split: no timestamps, damaged...), census included."""
     if num_poses != "auto":
-        return PoseRun(_detect_gated(iter_frames(video), model_path, int(num_poses), on_frame), int(num_poses), 1)
+        return PoseRun(detect(iter_frames(video), model_path, num_poses=int(num_poses), on_frame=on_frame), int(num_poses), 1)
     several = threading.Event()
     census = Census(model_path)
     try:
-        return PoseRun(_detect_gated(census.watch(iter_frames(video), several), model_path, 1, on_frame), 1, 1)
+        return PoseRun(detect(census.watch(iter_frames(video), several), model_path, num_poses=1, on_frame=on_frame), 1, 1)
     except _MorePeople:
         pass
     finally:
         census.close()
-    return PoseRun(_detect_gated(iter_frames(video), model_path, MAX_PEOPLE, on_frame), MAX_PEOPLE, 1)
+    return PoseRun(detect(iter_frames(video), model_path, num_poses=MAX_PEOPLE, on_frame=on_frame), MAX_PEOPLE, 1)
