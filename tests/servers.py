@@ -9,6 +9,7 @@ shown when a server does not come up.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import http.client
 import json
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -179,6 +180,19 @@ class GcsEmulator:
         r = httpx.post(f"{self.url}/storage/v1/b", params={"project": "test"}, json={"name": name}, timeout=10)
         if r.status_code not in (200, 409):
             raise RuntimeError(f"could not create bucket {name}: {r.status_code} {r.text}")
+
+
+@contextlib.contextmanager
+def running_gcs_emulator(tmp: Path, data_dir: Path | None = None) -> Iterator[GcsEmulator]:
+    """A started `GcsEmulator` (in memory, or on disk under `data_dir`), stopped on exit whatever happens.
+
+    It stops whichever process the emulator has by then, so a test that restarted it leaves no orphan.
+    """
+    emulator = GcsEmulator(tmp, data_dir=data_dir)
+    try:
+        yield emulator.start()
+    finally:
+        emulator.stop()
 
 
 # --- Prefect server and worker ----------------------------------------------------------------------
@@ -389,3 +403,13 @@ class GcsProxy:
         h.end_headers()
         if h.command != "HEAD":
             h.wfile.write(data)
+
+
+@contextlib.contextmanager
+def running_gcs_proxy(emulator: GcsEmulator) -> Iterator[GcsProxy]:
+    """A started `GcsProxy` in front of `emulator`, shut down on exit whatever happens."""
+    proxy = GcsProxy(emulator.url).start()   # started before `try`: stopping an unstarted proxy would hang
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

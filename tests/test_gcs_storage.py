@@ -16,7 +16,7 @@ from pipeline.errors import StorageUnavailable, VideoNotFound, VideoTooLarge
 from pipeline.gcs_storage import GcsSettings, GcsStorage, cache_control_for, content_type_for, download_gcs_uri
 from pipeline.sources import fetch_source
 from pipeline.storage import open_storage
-from tests.servers import GcsEmulator, GcsProxy, free_port
+from tests.servers import GcsEmulator, GcsProxy, free_port, running_gcs_emulator, running_gcs_proxy
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +25,15 @@ BUCKET = "motionlens-test"
 
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsEmulator]:
-    emulator = GcsEmulator(tmp_path_factory.mktemp("gcs")).start()
-    emulator.create_bucket(BUCKET)
-    yield emulator
-    emulator.stop()
+    with running_gcs_emulator(tmp_path_factory.mktemp("gcs")) as emulator:
+        emulator.create_bucket(BUCKET)
+        yield emulator
 
 
 @pytest.fixture(scope="session")
 def gcs_proxy(gcs_emulator: GcsEmulator) -> Iterator[GcsProxy]:
-    proxy = GcsProxy(gcs_emulator.url).start()
-    yield proxy
-    proxy.stop()
+    with running_gcs_proxy(gcs_emulator) as proxy:
+        yield proxy
 
 
 def settings_for(host: str, **kw: object) -> GcsSettings:

@@ -25,7 +25,7 @@ from pipeline.gcs_storage import GcsSettings, GcsStorage
 from pipeline.session import export_key
 from tests.conftest import clip_path
 from tests.servers import (GcsEmulator, GcsProxy, PrefectServer, ServerProcess, cmdline, descendants, free_port,
-                           prefect_env, start_worker)
+                           prefect_env, running_gcs_emulator, running_gcs_proxy, start_worker)
 
 pytestmark = pytest.mark.slow
 
@@ -41,17 +41,15 @@ def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def emulator(tmp: Path) -> Iterator[GcsEmulator]:
-    emu = GcsEmulator(tmp, data_dir=tmp / "gcs-data").start()   # on disk: it survives a restart
-    emu.create_bucket(BUCKET)
-    yield emu
-    emu.stop()
+    with running_gcs_emulator(tmp, data_dir=tmp / "gcs-data") as emu:   # on disk: it survives a restart
+        emu.create_bucket(BUCKET)
+        yield emu
 
 
 @pytest.fixture(scope="module")
 def proxy(emulator: GcsEmulator) -> Iterator[GcsProxy]:
-    p = GcsProxy(emulator.url).start()
-    yield p
-    p.stop()
+    with running_gcs_proxy(emulator) as p:
+        yield p
 
 
 @pytest.fixture(scope="module")
