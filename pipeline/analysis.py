@@ -88,12 +88,12 @@ def pose(storage: Storage, video_sha256: str, video: Path, options: AnalysisOpti
 def compute_metrics(video: Path, pose_path: Path, options: AnalysisOptions) -> Analysis:
     """Clean, angles and activity metrics; lifts also track the bar end in the video when visible."""
     raw = PoseSequence.load_npz(str(pose_path))
-    bar_xy = None
-    if options.activity == "weightlifting":
-        from pipeline.metrics.bar_tracker import track_bar  # reads frames: only for lifts
+    if options.activity != "weightlifting":
+        return analyze_pose(raw, options)
+    from pipeline.metrics.bar_tracker import track_bar  # reads frames: only for lifts
 
-        bar_xy = track_bar(video, raw)
-    return analyze_pose(raw, options, bar_xy=bar_xy)
+    bar = track_bar(video, raw)
+    return analyze_pose(raw, options, bar_xy=bar.xy, plate_radius_px=bar.plate_radius_px)
 
 
 def lift_analysis(session_id: str, video: Path, analysis: Analysis, ws: Workspace) -> dict[str, Any]:

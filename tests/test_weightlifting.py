@@ -6,6 +6,7 @@ model on the real clips of ../shared/fixtures/videos (cached per run by the `raw
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import string
 from pathlib import Path
@@ -188,6 +189,49 @@ def test_synthetic_squatter_reps_depth_and_scale() -> None:
     assert {m.name for m in a.result.metrics} >= {"rep_count", "thigh_angle_deg", "range_of_motion_m"}
 
 
+def test_a_tracked_plate_scales_the_bar_and_the_height_scales_the_body() -> None:
+    """The bar moves in its plate's plane: a 45 cm disc of r px gives 0.225 / r m per px for the
+    bar's distances and velocities, with or without the athlete's height; body distances need the height."""
+    raw, _ = synthetic_squats(n_reps=2)
+    bar = np.nanmean(raw.image_xy[:, [L.LEFT_SHOULDER, L.RIGHT_SHOULDER]], axis=1).astype(np.float64)
+    bar[:5] = np.nan                                   # tracked from frame 5 on
+
+    def summary(height: float | None, radius: float | None, xy: np.ndarray | None = bar) -> dict:
+        options = AnalysisOptions("weightlifting", exercise="back_squat", athlete_height_m=height)
+        return analyze_pose(raw, options, bar_xy=xy, plate_radius_px=radius).result.summary
+
+    by_height, by_plate, no_height = summary(1.75, None), summary(1.75, 45.0), summary(None, 45.0)
+    assert by_plate["scale"]["bar_source"] == "plate" and by_plate["scale"]["plate_radius_px"] == 45.0
+    assert by_plate["scale"]["bar_m_per_px"] == pytest.approx(0.225 / 45.0, rel=1e-3)
+    assert by_height["scale"]["bar_source"] == "athlete_height"
+    ratio = (0.225 / 45.0) / by_height["scale"]["m_per_px"]
+    for h, p, n in zip(by_height["reps"], by_plate["reps"], no_height["reps"]):
+        for key in ("mean_concentric_velocity_m_s", "peak_concentric_velocity_m_s"):
+            assert p[key] == pytest.approx(h[key] * ratio, rel=0.01) and n[key] == p[key]
+        assert p["range_of_motion_m"] == h["range_of_motion_m"] and n["range_of_motion_m"] is None
+        assert p["hip_below_knee_m"] == h["hip_below_knee_m"] and n["hip_below_knee_m"] is None
+    assert by_plate["bar_source"] == "tracked"
+    # a track with no finite frame is no track: neither its source nor its plate is claimed
+    untracked = summary(1.75, 45.0, np.full_like(bar, np.nan))
+    assert untracked["bar_source"] == "shoulders" and untracked["scale"]["bar_source"] == "athlete_height"
+
+
+def test_the_floor_is_under_the_lowest_foot_even_when_the_feet_are_hidden() -> None:
+    """Feet hidden behind a plate are placed too high (the power clean's by up to 140 px): the floor
+    is the lowest heel or toe over a second, so bar heights do not jump with them."""
+    from pipeline.metrics.bar_path import floor_row
+
+    raw, _ = synthetic_squats(n_reps=1)
+    feet = [L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX]
+    xy = raw.image_xy.copy()
+    true_floor = float(np.nanmax(xy[:, feet, 1]))
+    xy[40:52, feet, 1] -= 140.0                         # hidden feet guessed 140 px too high
+    xy[60:64, feet] = np.nan                            # and not seen at all
+    floor = floor_row(dataclasses.replace(raw, image_xy=xy))
+    assert floor.shape == (len(raw),) and np.allclose(floor, true_floor, atol=0.5)
+    assert floor_row(PoseSequence.empty(0)).shape == (0,)
+
+
 def test_no_exercise_defaults_to_back_squat_and_no_height_gives_no_metres() -> None:
     raw, _ = synthetic_squats(n_reps=2)
     result = analyze_pose(raw, AnalysisOptions("weightlifting")).result
@@ -317,7 +361,9 @@ def test_power_clean_one_rep_with_phases_in_order(raw_pose, clip) -> None:
     starts = [phases[p]["start_s"] for p in order]
     assert starts == sorted(starts) and len(set(starts)) == 5
     assert all(phases[p]["end_s"] >= phases[p]["start_s"] for p in phases)
-    assert 0.5 < phases["first_pull"]["start_s"] < 1.0             # the bar leaves the floor ~0.8 s
+    # the plate leaves the floor at 0.53-0.57 s (seen on the frames); feet hidden behind it once
+    # lifted the floor with them and put lift-off at 0.80 s
+    assert 0.5 < phases["first_pull"]["start_s"] < 0.7
     assert 1.0 < phases["turnover"]["start_s"] < 1.4               # full extension ~1.2 s
     assert rep["catch_s"] >= rep["peak_bar_s"] and rep["catch_knee_flexion_deg"] is not None
     assert rep["peak_bar_height_m"] is not None and rep["catch_depth"] is not None
@@ -389,17 +435,28 @@ def test_bar_tracker_follows_the_plate(raw_pose, clip) -> None:
     from pipeline.metrics.bar_tracker import track_bar
 
     a = _analyze(raw_pose, clip, "power_clean_side.mp4", "clean")
-    bar = track_bar(clip("power_clean_side.mp4"), a.seq)
+    track = track_bar(clip("power_clean_side.mp4"), raw_pose(clip("power_clean_side.mp4")))   # as analysis does
+    bar = track.xy
     assert bar.shape == (len(a.seq), 2) and np.isfinite(bar).all(axis=1).mean() > 0.9
+    # the plate's radius, measured on the frames: 76 px (a 152 px disc at 720x1280)
+    assert track.plate_radius_px == pytest.approx(76, abs=3)
     height = standing_height_px(a.seq)
     gap = np.linalg.norm(bar - hands_point(a.seq), axis=1)
     assert np.nanmedian(gap) < 0.2 * height                  # from the side the hub is next to the hands
     assert np.nanmax(bar[:, 1]) - np.nanmin(bar[:, 1]) > 0.5 * height   # and it rose with the pull
     options = AnalysisOptions("weightlifting", exercise="clean", athlete_height_m=1.75)
-    tracked = analyze(a.seq, a.angles, a.view, options, bar_xy=bar).summary
+    tracked = analyze(a.seq, a.angles, a.view, options, bar_xy=bar, plate_radius_px=track.plate_radius_px).summary
     assert tracked["rep_count"] == 1 and tracked["bar_source"] == "tracked"
+    # the plate's scale, not the athlete's (never upright in this clip: his height reads 13 % short)
+    rep = tracked["reps"][0]
+    assert tracked["scale"]["bar_source"] == "plate"
+    # power cleans peak at ≈ 1.7-2.2 m/s; the plate's blur at full speed moves single frames by
+    # 10-30 px, ±0.3 m/s on the peak (the athlete's height as scale gave 2.75)
+    assert 1.6 < rep["peak_concentric_velocity_m_s"] < 2.6 and 1.0 < rep["mean_concentric_velocity_m_s"] < 1.5
+    assert 1.1 < rep["peak_bar_height_m"] < 1.45               # the front rack of a ≈ 1.75 m lifter
     squat = _analyze(raw_pose, clip, "squat_side.mp4", "back_squat")
-    assert np.isnan(track_bar(clip("squat_side.mp4"), squat.seq)).all()   # no plate in view: no track
+    no_plate = track_bar(clip("squat_side.mp4"), squat.seq)
+    assert np.isnan(no_plate.xy).all() and no_plate.plate_radius_px is None   # no plate in view: no track
 
 
 def test_cutoff_is_a_float() -> None:

@@ -31,15 +31,16 @@ def activity_module(activity: str) -> Any:
     return importlib.import_module(f"pipeline.metrics.{activity}")
 
 
-def analyze_pose(raw: PoseSequence, options: AnalysisOptions, *,
-                 bar_xy: NDArray[np.float64] | None = None) -> Analysis:
-    """`bar_xy`: (T, 2) tracked bar end for lifts (see `pipeline.metrics.bar_tracker`), if any."""
+def analyze_pose(raw: PoseSequence, options: AnalysisOptions, *, bar_xy: NDArray[np.float64] | None = None,
+                 plate_radius_px: float | None = None) -> Analysis:
+    """`bar_xy`: (T, 2) tracked bar end for lifts and `plate_radius_px` its plate's radius (see
+    `pipeline.metrics.bar_tracker.BarTrack`), if any."""
     module = activity_module(options.activity)
     seq = clean(raw, cutoff_hz=module.CUTOFF_HZ)
     view = detect_view(seq)
     angles = compute_angles(seq, facing_sign(seq))
     extra: dict[str, Any] = {
-        "jumping": {"raw": raw}, "weightlifting": {"bar_xy": bar_xy}}.get(options.activity, {})
+        "jumping": {"raw": raw}, "weightlifting": {"bar_xy": bar_xy, "plate_radius_px": plate_radius_px}}.get(options.activity, {})
     result = module.analyze(seq, angles, view, options, **extra)
     return Analysis(raw, seq, view, angles, result, bar_xy)
 

@@ -6,7 +6,9 @@ Conventions: the first axis is time, NaN = missing; image pixels with y DOWN (as
 - The bar is where the hands grip it: the mean of wrist, index and pinky landmarks of each hand,
   then the midpoint of both hands (one hand when the other is missing). A tracked bar end
   (`pipeline.metrics.bar_tracker.track_bar`) can replace it where it is finite.
-- The ground is the mean of the heel and toe landmarks: heights measured from it cancel the
+- The ground is under the feet: its row is the lowest heel or toe landmark, the lowest over
+  `FLOOR_WINDOW_S` (feet leave the floor only upwards, and feet hidden behind a plate are placed
+  too high, by up to half a metre on the power clean); heights measured from it cancel the
   up/down panning of a hand-held phone.
 - The athlete's standing height in pixels comes from the summed lengths of trunk, thigh and shank
   (posture-independent, so it works in a squat, a deadlift set-up or lying on a bench).
@@ -18,6 +20,7 @@ import warnings
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.ndimage import maximum_filter1d
 
 from pipeline.pose.landmarks import Landmark as L
 from pipeline.pose.sequence import PoseSequence
@@ -30,6 +33,7 @@ FloatArray = NDArray[np.float64]
 SEGMENT_SUM_SHARE_OF_HEIGHT = 0.80
 HAND_POINTS = ((L.LEFT_WRIST, L.LEFT_INDEX, L.LEFT_PINKY), (L.RIGHT_WRIST, L.RIGHT_INDEX, L.RIGHT_PINKY))
 GROUND_POINTS = (L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)
+FLOOR_WINDOW_S = 1.0
 
 
 def nanmean(x: NDArray[np.floating], axis: int) -> FloatArray:
@@ -51,8 +55,21 @@ def hands_point(seq: PoseSequence) -> FloatArray:
 
 
 def ground_point(seq: PoseSequence) -> FloatArray:
-    """(T, 2) mid-foot on the ground: mean of heels and toes."""
-    return midpoint(seq, *GROUND_POINTS)
+    """(T, 2) mid-foot on the ground: x the mean of heels and toes, y the floor's row (`floor_row`)."""
+    x = midpoint(seq, *GROUND_POINTS)[:, 0]
+    return np.stack([x, floor_row(seq)], axis=1)
+
+
+def floor_row(seq: PoseSequence) -> FloatArray:
+    """(T,) image row of the floor: the lowest heel or toe, then the lowest over `FLOOR_WINDOW_S`
+    around each frame (NaN where no foot was seen in the window)."""
+    feet = seq.image_xy[:, list(GROUND_POINTS), 1].astype(np.float64)
+    if len(feet) == 0:
+        return np.zeros(0)
+    lowest = np.where(np.isfinite(feet), feet, -np.inf).max(axis=1)
+    size = max(1, int(round(FLOOR_WINDOW_S * seq.fps)) | 1)
+    floor = maximum_filter1d(lowest, size=size, mode="nearest")
+    return np.where(np.isfinite(floor), floor, np.nan)
 
 
 def bar_point(seq: PoseSequence, tracked: NDArray[np.floating] | None = None,

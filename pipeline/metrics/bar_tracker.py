@@ -9,12 +9,14 @@ farther than `MAX_DRIFT` athlete heights from the hands, it is seeded again.
 
 Frames without a track are NaN, and so is everything when no plate is seen (no plates, a
 front or rear view, or a "disc" that is seldom found again: a head, a shoulder). Where NaN,
-`bar_path.bar_point` falls back to the hands. The pure metrics take the returned (T, 2) array
-(`weightlifting.analyze(..., bar_xy=...)`).
+`bar_path.bar_point` falls back to the hands. The pure metrics take the returned track's (T, 2)
+`xy` (`weightlifting.analyze(..., bar_xy=...)`) and the plate's radius in pixels, their scale
+for the bar's distances and velocities (`plate_radius_px=`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,18 @@ MAX_DRIFT = 0.25
 SNAP = 0.1                       # re-centre on the plate when the tracker is off by 10 % of its radius
 MIN_PLATE_SHARE = 0.5            # the disc must be found again in half the tracked frames
 EARLY_VERDICT_FRAMES = 15
+
+
+@dataclass(frozen=True)
+class BarTrack:
+    """The bar end through the clip and the size of the plate it is the hub of."""
+
+    xy: NDArray[np.float64]            # (T, 2) image pixels, NaN where not tracked
+    plate_radius_px: float | None      # median radius of the disc wherever it was found; None if never
+
+    @property
+    def tracked(self) -> bool:
+        return bool(np.isfinite(self.xy).all(axis=1).any())
 
 
 def _create_tracker() -> Any:
@@ -65,13 +79,14 @@ def find_plate(gray: NDArray[np.uint8], near: NDArray[np.floating], height_px: f
     return (float(c[best, 0]), float(c[best, 1]), float(c[best, 2])) if d[best] <= limit else None
 
 
-def track_bar(video_path: str | Path, seq: PoseSequence) -> NDArray[np.float64]:
-    """(T, 2) pixel position of the bar end in every frame of `seq` (NaN where not tracked)."""
+def track_bar(video_path: str | Path, seq: PoseSequence) -> BarTrack:
+    """The bar end in every frame of `seq` (NaN where not tracked) and the plate's radius."""
     n = len(seq)
     out = np.full((n, 2), np.nan)
+    radii = np.full(n, np.nan)         # the disc's radius where it was found
     height = standing_height_px(seq) if n else float("nan")
     if not np.isfinite(height):
-        return out
+        return BarTrack(out, None)
     anchor = hands_point(seq)
     vis = seq.visibility[:, [L.LEFT_WRIST, L.RIGHT_WRIST]].max(axis=1)
     confident = np.isfinite(anchor).all(axis=1) & (vis >= MIN_HAND_VISIBILITY)
@@ -92,6 +107,7 @@ def track_bar(video_path: str | Path, seq: PoseSequence) -> NDArray[np.float64]:
                 if found is not None and np.hypot(found[0] - centre[0], found[1] - centre[1]) > SNAP * plate_r:
                     tracker, offset, centre = _start(bgr, np.array(found[:2]), found[2])
                 out[i], tracked[i], seen[i] = centre, True, found is not None
+                radii[i] = found[2] if found is not None else np.nan
                 if tracked.sum() >= EARLY_VERDICT_FRAMES and seen[tracked].mean() < MIN_PLATE_SHARE:
                     break                      # not a plate: stop decoding now
                 continue
@@ -100,11 +116,11 @@ def track_bar(video_path: str | Path, seq: PoseSequence) -> NDArray[np.float64]:
             plate = find_plate(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), anchor[i], height)
             if plate is not None:
                 tracker, offset, out[i] = _start(bgr, np.array(plate[:2]), plate[2])
-                plate_r, tracked[i], seen[i] = plate[2], True, True
+                plate_r, tracked[i], seen[i], radii[i] = plate[2], True, True, plate[2]
     # a "plate" that is rarely a circle again was something else (a head, a shoulder)
-    if tracked.any() and seen[tracked].mean() < MIN_PLATE_SHARE:
-        out[:] = np.nan
-    return out
+    if not tracked.any() or seen[tracked].mean() < MIN_PLATE_SHARE:
+        return BarTrack(np.full((n, 2), np.nan), None)
+    return BarTrack(out, float(np.nanmedian(radii)))
 
 
 def _start(bgr: NDArray[np.uint8], centre: NDArray[np.float64],

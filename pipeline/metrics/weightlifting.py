@@ -37,6 +37,7 @@ FloatArray = NDArray[np.float64]
 # (Winter's 6 Hz for whole-body kinematics); the fast second pull of a clean is still resolved.
 CUTOFF_HZ: float = 6.0
 GROUND_CUTOFF_HZ = 1.5            # the floor does not move: only the camera's pan survives this
+PLATE_DIAMETER_M = 0.45           # IWF/IPF discs of 10 kg and up (and most 20-25 kg gym plates)
 DEFAULT_EXERCISE = "back_squat"
 PARALLEL_TOLERANCE_DEG = 5.0      # thigh within +-5 deg of horizontal = "parallel"
 IMPLAUSIBLE_LENGTH_RATIO = 0.55   # a trunk or leg shorter than 55 % of its usual length = a bad pose
@@ -199,6 +200,31 @@ def _m(px: float, m_per_px: float | None) -> float:
     return px * m_per_px if m_per_px is not None else float("nan")
 
 
+@dataclass(frozen=True)
+class Scale:
+    """Metres per pixel. `body` comes from the athlete's height (None without it). `bar` comes from
+    the tracked plate when there is one: a 45 cm disc measured in the plane the bar moves in,
+    nearer the camera than the athlete's own plane (≈ 10 % larger at 3-4 m); else it is `body`."""
+
+    body: float | None
+    bar: float | None
+    plate_radius_px: float | None = None
+
+    @classmethod
+    def of(cls, athlete_height_m: float | None, height_px: float, plate_radius_px: float | None) -> "Scale":
+        body = athlete_height_m / height_px if athlete_height_m and np.isfinite(height_px) else None
+        if plate_radius_px is not None and np.isfinite(plate_radius_px) and plate_radius_px > 0:
+            return cls(body, PLATE_DIAMETER_M / 2 / plate_radius_px, plate_radius_px)
+        return cls(body, body)
+
+    def summary(self, height_px: float) -> dict[str, Any]:
+        plate = self.plate_radius_px is not None
+        return {"standing_height_px": _num(height_px, 1), "m_per_px": _num(self.body, 6),
+                "source": "athlete_height" if self.body is not None else None,
+                "plate_radius_px": _num(self.plate_radius_px, 1), "bar_m_per_px": _num(self.bar, 6),
+                "bar_source": "plate" if plate else "athlete_height" if self.bar is not None else None}
+
+
 def _thigh_angle(seq: PoseSequence, side: str, i: int) -> float:
     """Thigh inclination at frame i: degrees the hip is above the knee (negative = below)."""
     hip = seq.image_xy[i, _lm(side, "HIP")].astype(np.float64)
@@ -261,7 +287,7 @@ def rep_frames(ex: Excursion, profile: ExerciseProfile, t: FloatArray) -> RepFra
 
 def _rep_metrics(k: int, ex: Excursion, rf: RepFrames, seq: PoseSequence, sig: Signals,
                  angles: dict[str, FloatArray], profile: ExerciseProfile, view: ViewInfo, height_px: float,
-                 m_per_px: float | None, side: str) -> dict[str, Any]:
+                 scale: Scale, side: str) -> dict[str, Any]:
     s, b, e = rf.start, rf.bottom, rf.end
     knee, hip, trunk = angles[f"{side}_knee_flexion"], angles[f"{side}_hip_flexion"], angles["trunk"]
     out: dict[str, Any] = {
@@ -270,7 +296,7 @@ def _rep_metrics(k: int, ex: Excursion, rf: RepFrames, seq: PoseSequence, sig: S
         "concentric_start_s": _num(sig.t[rf.concentric[0]]), "concentric_end_s": _num(sig.t[rf.concentric[1]]),
         "eccentric_s": _num(rf.eccentric_s), "concentric_s": _num(rf.concentric_s),
         "duration_s": _num(None if rf.end_s is None else rf.end_s - rf.start_s),
-        "range_of_motion_m": _num(_m(ex.amplitude, m_per_px)),
+        "range_of_motion_m": _num(_m(ex.amplitude, scale.body)),
         "range_of_motion_pct_height": _num(100 * ex.amplitude / height_px, 1),
         "knee_flexion_max_deg": _num(_span(knee, s, e, np.max), 1),
         "hip_flexion_max_deg": _num(_span(hip, s, e, np.max), 1),
@@ -280,17 +306,17 @@ def _rep_metrics(k: int, ex: Excursion, rf: RepFrames, seq: PoseSequence, sig: S
         "trunk_lean_max_deg": _num(_span(90.0 - trunk, s, e, np.max), 1),
     }
     if profile.squat and not profile.olympic:
-        out.update(_depth(seq, sig, side, b, m_per_px))
+        out.update(_depth(seq, sig, side, b, scale.body))
         sideways = view.view in ("side", "oblique")
         travel = _span(sig.knee_forward, s, e, np.max) - _at(sig.knee_forward, s)
-        out["knee_travel_m"] = _num(_m(travel, m_per_px)) if sideways else None
-        out["knee_ahead_of_toes_m"] = _num(_m(_at(sig.knee_past_toes, b), m_per_px)) if sideways else None
+        out["knee_travel_m"] = _num(_m(travel, scale.body)) if sideways else None
+        out["knee_ahead_of_toes_m"] = _num(_m(_at(sig.knee_past_toes, b), scale.body)) if sideways else None
     out.update(_symmetry(angles, sig, view, s, b, e))
     c0, c1 = rf.concentric
-    out["bar_horizontal_deviation_m"] = _num(_m(horizontal_deviation(sig.bar_forward, s, e), m_per_px))
-    out["bar_drift_m"] = _num(_m(_at(sig.bar_forward, e) - _at(sig.bar_forward, s), m_per_px))
-    out["bar_to_midfoot_m"] = _num(_m(_span(sig.bar_forward, c0, c1, np.mean), m_per_px))
-    out.update(_velocity(sig, c0, c1, m_per_px))
+    out["bar_horizontal_deviation_m"] = _num(_m(horizontal_deviation(sig.bar_forward, s, e), scale.bar))
+    out["bar_drift_m"] = _num(_m(_at(sig.bar_forward, e) - _at(sig.bar_forward, s), scale.bar))
+    out["bar_to_midfoot_m"] = _num(_m(_span(sig.bar_forward, c0, c1, np.mean), scale.bar))
+    out.update(_velocity(sig, c0, c1, scale.bar))
     if profile.lockout_joint is not None:
         # the lockout hold: its most extended frame is the "top" (the picture of the lockout)
         joint = angles[f"{side}_{profile.lockout_joint}_flexion"]
@@ -325,7 +351,7 @@ def _velocity(sig: Signals, c0: int, c1: int, m_per_px: float | None) -> dict[st
 
 
 def _olympic(ex: Excursion, seq: PoseSequence, sig: Signals, angles: dict[str, FloatArray],
-             both: dict[str, FloatArray], side: str, height_px: float, m_per_px: float | None,
+             both: dict[str, FloatArray], side: str, height_px: float, scale: Scale,
              jerk: bool) -> tuple[dict[str, Any], OlympicKeyFrames]:
     """Phases and catch of one Olympic lift; the knees of both sides find the phases (the far knee
     shows the double knee bend as well), the primary side's angles are reported."""
@@ -346,18 +372,18 @@ def _olympic(ex: Excursion, seq: PoseSequence, sig: Signals, angles: dict[str, F
         "double_knee_bend": kf.double_knee_bend,
         "full_extension_s": _num(t[kf.full_extension]),
         "peak_bar_s": _num(t[kf.peak_bar]),
-        "peak_bar_height_m": _num(_m(peak_h, m_per_px)),
+        "peak_bar_height_m": _num(_m(peak_h, scale.bar)),
         "peak_bar_height_pct_height": _num(100 * peak_h / height_px, 1),
         "catch_s": _num(t[kf.catch]),
         "catch_knee_flexion_deg": _num(_at(angles[f"{side}_knee_flexion"], kf.catch), 1),
         "trunk_angle_deg": _num(_at(angles["trunk"], kf.catch), 1),
         "early_arm_bend_deg": _num(_span(both["elbow"], kf.liftoff, kf.power_position, np.max), 1),
         "bar_forward_in_turnover_m": _num(_m(_span(sig.bar_forward, kf.full_extension, kf.catch, np.max)
-                                             - _at(sig.bar_forward, kf.full_extension), m_per_px)),
-        "bar_drop_to_catch_m": _num(_m(peak_h - _at(sig.bar_h, kf.catch), m_per_px)),
+                                             - _at(sig.bar_forward, kf.full_extension), scale.bar)),
+        "bar_drop_to_catch_m": _num(_m(peak_h - _at(sig.bar_h, kf.catch), scale.bar)),
     }
-    out.update(_depth(seq, sig, side, kf.catch, m_per_px, prefix="catch_"))
-    out.update(_velocity(sig, kf.liftoff, kf.peak_bar, m_per_px))
+    out.update(_depth(seq, sig, side, kf.catch, scale.body, prefix="catch_"))
+    out.update(_velocity(sig, kf.liftoff, kf.peak_bar, scale.bar))
     if kf.jerk_lockout is not None:
         out["jerk_lockout_s"] = _num(t[kf.jerk_lockout])
         out["jerk_dip_s"] = _num(t[kf.jerk_dip]) if kf.jerk_dip is not None else None
@@ -390,11 +416,12 @@ def _event(kind: str, t: FloatArray, time_s: float, index: int) -> Event:
 # ---------------------------------------------------------------- entry point
 
 def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: ViewInfo, options: AnalysisOptions,
-            *, bar_xy: NDArray[np.floating] | None = None) -> ActivityResult:
+            *, bar_xy: NDArray[np.floating] | None = None, plate_radius_px: float | None = None) -> ActivityResult:
     """Reps and their metrics for `options.exercise` (back squat when not given, with a warning).
 
     `seq` is the cleaned sequence (`clean(raw, CUTOFF_HZ)`); `bar_xy` optionally a tracked bar
-    end (T, 2) in pixels (`bar_tracker.track_bar`), used for the bar path where finite.
+    end (T, 2) in pixels (`bar_tracker.track_bar`), used for the bar path where finite, and
+    `plate_radius_px` the radius of its plate, the scale of the bar's distances and velocities.
     """
     warnings: list[dict[str, str]] = []
     exercise = options.exercise
@@ -414,16 +441,16 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
     sig = build_signals(seq, profile, facing, side, bar_xy)
     angles = {k: np.where(sig.reliable, v, np.nan) for k, v in angles.items()}
     height_px = standing_height_px(seq, sig.reliable)
-    m_per_px = options.athlete_height_m / height_px if options.athlete_height_m and np.isfinite(height_px) else None
+    tracked = bar_xy is not None and bool(np.isfinite(np.asarray(bar_xy, np.float64)).all(axis=1).any())
+    scale = Scale.of(options.athlete_height_m, height_px, plate_radius_px if tracked else None)
     summary["view"] = view.view
     summary["facing"] = view.facing
-    summary["bar_source"] = "tracked" if bar_xy is not None else profile.bar_source
+    summary["bar_source"] = "tracked" if tracked else profile.bar_source
     summary["primary_side"] = side
-    summary["scale"] = {"standing_height_px": _num(height_px, 1), "m_per_px": _num(m_per_px, 6),
-                        "source": "athlete_height" if m_per_px is not None else None}
+    summary["scale"] = scale.summary(height_px)
     if not np.isfinite(height_px) or np.isfinite(sig.segment_h).sum() < 3:
         return _no_reps(result, "the athlete's body was not seen well enough to follow the lift")
-    warnings.extend(_quality_warnings(m_per_px, view, profile, sig))
+    warnings.extend(_quality_warnings(scale, view, profile, sig))
 
     excursions = find_reps(sig.t, sig.segment_h, rest=profile.rest, min_amplitude=profile.min_rom * height_px)
     if not excursions:
@@ -436,10 +463,10 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
             for j in ("knee", "elbow")} if profile.olympic else {}
     for k, ex in enumerate(excursions):
         rf = rep_frames(ex, profile, t)
-        rep = _rep_metrics(k, ex, rf, seq, sig, angles, profile, view, height_px, m_per_px, side)
+        rep = _rep_metrics(k, ex, rf, seq, sig, angles, profile, view, height_px, scale, side)
         result.events.append(_event("rep_start", t, rf.start_s, k))
         if profile.olympic:
-            oly, kf = _olympic(ex, seq, sig, angles, both, side, height_px, m_per_px, exercise == "clean_and_jerk")
+            oly, kf = _olympic(ex, seq, sig, angles, both, side, height_px, scale, exercise == "clean_and_jerk")
             rep.update(oly)
             result.events += [_event(f"{name}_start", t, t[a], k) for name, (a, _) in kf.phases().items()]
             result.events += [_event("peak_bar_height", t, t[kf.peak_bar], k),
@@ -467,12 +494,14 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
     return result
 
 
-def _quality_warnings(m_per_px: float | None, view: ViewInfo, profile: ExerciseProfile,
+def _quality_warnings(scale: Scale, view: ViewInfo, profile: ExerciseProfile,
                       sig: Signals) -> list[dict[str, str]]:
     out = []
-    if m_per_px is None:
-        out.append({"code": "athlete_height_missing",
-                    "message": "no athlete height given: distances in m and bar velocities are not reported"})
+    if scale.body is None:
+        out.append({"code": "athlete_height_missing", "message": (
+            "no athlete height given: body distances in m are not reported; the bar's are measured "
+            "against its 45 cm plate" if scale.bar is not None else
+            "no athlete height given: distances in m and bar velocities are not reported")})
     if view.view == "front" and profile.squat:
         out.append({"code": "view_not_side",
                     "message": "filmed from the front: depth, trunk angle and knee travel need a side view"})

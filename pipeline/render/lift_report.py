@@ -160,7 +160,8 @@ def build_lift_report(video_path: Path, seq: PoseSequence, angles: Mapping[str, 
 def _charts(out_dir: Path, t: FloatArray, sig: Signals, angles: Mapping[str, NDArray[np.float64]],
             reps: list[dict[str, Any]], exercise: str, side: str, summary: Mapping[str, Any]) -> list[dict[str, str]]:
     title = exercise.replace("_", " ")
-    m_per_px = (summary.get("scale") or {}).get("m_per_px")
+    scale = summary.get("scale") or {}
+    m_per_px = scale.get("bar_m_per_px", scale.get("m_per_px"))
     k, unit = (100 * m_per_px, "cm") if m_per_px else (1.0, "px")
     bar_path_chart(out_dir / "bar_path.png", t, sig.bar_forward * k, sig.bar_h * k, reps, unit, f"{title}: bar path")
     series = {f"{side} knee flexion": angles[f"{side}_knee_flexion"],

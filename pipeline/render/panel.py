@@ -147,9 +147,10 @@ class LiveMetrics:
         return np.where(have & np.isfinite(cad), cad, np.nan)
 
     def _bar_velocity(self, bar_xy: FloatArray | None) -> FloatArray:
-        """(T,) vertical bar velocity, m/s, up positive; NaN without a metric scale (athlete height)."""
+        """(T,) vertical bar velocity, m/s, up positive; NaN without a scale (the plate or the athlete's height)."""
         scale = self.summary.get("scale")
-        m_per_px = _finite_num(scale.get("m_per_px")) if isinstance(scale, Mapping) else None
+        scale = scale if isinstance(scale, Mapping) else {}
+        m_per_px = _finite_num(scale.get("bar_m_per_px", scale.get("m_per_px")))
         if bar_xy is None or m_per_px is None or len(self.t) < 3:
             return np.full(len(self.t), np.nan)
         y = np.asarray(bar_xy, np.float64)[:, 1]
