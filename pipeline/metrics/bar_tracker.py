@@ -106,7 +106,10 @@ def track_bar(video_path: str | Path, seq: PoseSequence) -> BarTrack:
                 found = find_plate(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), centre, height, within=0.5 * plate_r)
                 if found is not None and np.hypot(found[0] - centre[0], found[1] - centre[1]) > SNAP * plate_r:
                     tracker, offset, centre = _start(bgr, np.array(found[:2]), found[2])
-                out[i], tracked[i], seen[i] = centre, True, found is not None
+                # where the disc is found its own centre is the hub; CSRT's box drifted up to 25 px
+                # off it on the power clean's catch (motion blur)
+                out[i] = centre if found is None else found[:2]
+                tracked[i], seen[i] = True, found is not None
                 radii[i] = found[2] if found is not None else np.nan
                 if tracked.sum() >= EARLY_VERDICT_FRAMES and seen[tracked].mean() < MIN_PLATE_SHARE:
                     break                      # not a plate: stop decoding now
