@@ -264,28 +264,32 @@ def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, 
                                  "exports": export_tables(session_id, date, analysis, ws), "analyzed_video": None}
     timings["export"] = time.perf_counter() - t
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictures") as pool:
-        pictures = pool.submit(_pictures, session_id, video, analysis, options, ws, timings)
+        pictures = pool.submit(_pictures, session_id, video, analysis, options, ws)
         if options.render:
             t = time.perf_counter()
             key = artifact_key(session_id, "analyzed.mp4")
             ws.files[key] = render(video, analysis, ws, on_frame)
             artifacts["analyzed_video"] = key
             timings["render"] = time.perf_counter() - t
-        artifacts.update(pictures.result())
+        drawn, took = pictures.result()
+        artifacts.update(drawn)
+        timings.update(took)
     return artifacts
 
 
-def _pictures(session_id: str, video: Path, analysis: Analysis, options: AnalysisOptions, ws: Workspace,
-              timings: dict[str, float]) -> dict[str, Any]:
-    """The session's charts and, for lifts, the lift analysis (one thread: matplotlib is not re-entrant)."""
+def _pictures(session_id: str, video: Path, analysis: Analysis, options: AnalysisOptions,
+              ws: Workspace) -> tuple[dict[str, Any], dict[str, float]]:
+    """The session's charts and, for lifts, the lift analysis (one thread: matplotlib is not re-entrant),
+    and what each took. Runs beside the render: its files go into `ws.files` under keys of its own."""
+    took: dict[str, float] = {}
     t = time.perf_counter()
     out: dict[str, Any] = {"images": session_images(session_id, video, analysis, ws)}
-    timings["images"] = time.perf_counter() - t
+    took["images"] = time.perf_counter() - t
     if options.activity == "weightlifting":
         t = time.perf_counter()
         out["lift_analysis"] = lift_analysis(session_id, video, analysis, ws)
-        timings["lift_analysis"] = time.perf_counter() - t
-    return out
+        took["lift_analysis"] = time.perf_counter() - t
+    return out, took
 
 
 PLAIN_STEPS = Steps(ingest=ingest, pose=pose, metrics=compute_metrics, artifacts=collect_artifacts, publish=publish)
