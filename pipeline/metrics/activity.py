@@ -39,8 +39,9 @@ def analyze_pose(raw: PoseSequence, options: AnalysisOptions, *, bar_xy: NDArray
     seq = clean(raw, cutoff_hz=module.CUTOFF_HZ)
     view = detect_view(seq)
     angles = compute_angles(seq, facing_sign(seq))
-    extra: dict[str, Any] = {
-        "jumping": {"raw": raw}, "weightlifting": {"bar_xy": bar_xy, "plate_radius_px": plate_radius_px}}.get(options.activity, {})
+    extra: dict[str, Any] = {"jumping": {"raw": raw},
+                             "weightlifting": {"bar_xy": bar_xy, "plate_radius_px": plate_radius_px},
+                             }.get(options.activity, {})
     result = module.analyze(seq, angles, view, options, **extra)
     return Analysis(raw, seq, view, angles, result, bar_xy)
 

@@ -45,10 +45,6 @@ class BarTrack:
     xy: NDArray[np.float64]            # (T, 2) image pixels, NaN where not tracked
     plate_radius_px: float | None      # median radius of the disc wherever it was found; None if never
 
-    @property
-    def tracked(self) -> bool:
-        return bool(np.isfinite(self.xy).all(axis=1).any())
-
 
 def _create_tracker() -> Any:
     """CSRT from opencv-contrib (top-level in OpenCV >= 4.5.1, `cv2.legacy` in between)."""
@@ -106,8 +102,8 @@ def track_bar(video_path: str | Path, seq: PoseSequence) -> BarTrack:
                 found = find_plate(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), centre, height, within=0.5 * plate_r)
                 if found is not None and np.hypot(found[0] - centre[0], found[1] - centre[1]) > SNAP * plate_r:
                     tracker, offset, centre = _start(bgr, np.array(found[:2]), found[2])
-                # where the disc is found its own centre is the hub; CSRT's box drifted up to 25 px
-                # off it on the power clean's catch (motion blur)
+                # where the disc is found its own centre is the hub: CSRT's box, re-seeded only when
+                # more than SNAP off, sat up to 7.5 px from it on the power clean
                 out[i] = centre if found is None else found[:2]
                 tracked[i], seen[i] = True, found is not None
                 radii[i] = found[2] if found is not None else np.nan

@@ -203,8 +203,9 @@ def _m(px: float, m_per_px: float | None) -> float:
 @dataclass(frozen=True)
 class Scale:
     """Metres per pixel. `body` comes from the athlete's height (None without it). `bar` comes from
-    the tracked plate when there is one: a 45 cm disc measured in the plane the bar moves in,
-    nearer the camera than the athlete's own plane (≈ 10 % larger at 3-4 m); else it is `body`."""
+    the tracked plate when there is one: a 45 cm disc measured in the plane the bar moves in, which
+    from the side is nearer the camera than the athlete's mid-plane (0.3-0.4 m nearer, seen from
+    3-4 m: ≈ 10 % larger, by geometry); else it is `body`."""
 
     body: float | None
     bar: float | None
