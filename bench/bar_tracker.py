@@ -5,7 +5,9 @@ Clips: `power_clean_side.mp4` itself, and the clip looped to `--seconds` at 720x
 1080x1920 (made once in $TMPDIR/motionlens-bench). The loop repeats the same clean, so every rep
 should give the same numbers: the spread of a rep metric across the loop's reps is the tracker's
 own instability (no ground truth needed). Pose: 2 threads, num_poses=3 (as for a clean), cached per
-clip. Each tracker run is measured alone, CPU of all threads.
+clip. Each tracker run is measured alone, CPU of all threads. Then the ground truth: the real plate
+moved along a known path (`tests/support/plate_clip.py`) at both sizes, the tracker's error in
+pixels and the bar's peak velocity and height through the metrics, plate-scaled, against the truth.
 
     python -m bench.bar_tracker [--seconds 10] [--repeats 3]
 """
@@ -87,6 +89,30 @@ def measure(name: str, video: Path, repeats: int) -> dict[str, Any]:
             "spread_peak_velocity_m_s": spread(reps, "peak_concentric_velocity_m_s")}
 
 
+def measure_truth(width: int, height: int) -> dict[str, Any]:
+    from pipeline.metrics.activity import analyze_pose
+    from pipeline.metrics.bar_tracker import track_bar
+    from pipeline.options import AnalysisOptions
+    from tests.support.plate_clip import make_plate_clip
+
+    truth = make_plate_clip(CACHE / f"plate_truth_{width}x{height}.mp4", width=width, height=height)
+    c = cpu_s()
+    track = track_bar(truth.path, truth.seq)
+    cpu = cpu_s() - c
+    error = np.linalg.norm(track.xy - truth.hub_xy, axis=1)
+    options = AnalysisOptions("weightlifting", exercise="clean")
+    rep = analyze_pose(truth.seq, options, bar_xy=track.xy,
+                       plate_radius_px=track.plate_radius_px).result.summary["reps"][0]
+    return {"clip": f"truth {width}x{height}", "tracker_cpu_ms_per_frame": round(1000 * cpu / len(truth.time_s), 1),
+            "tracked_share": round(float(np.isfinite(track.xy).all(axis=1).mean()), 3),
+            "error_px_median": round(float(np.nanmedian(error)), 1),
+            "error_px_p90": round(float(np.nanpercentile(error, 90)), 1),
+            "plate_radius_px": track.plate_radius_px, "plate_radius_truth_px": round(truth.radius_px, 1),
+            "peak_velocity_m_s": rep["peak_concentric_velocity_m_s"],
+            "peak_velocity_truth_m_s": round(float(truth.velocity_m_s.max()), 3),
+            "peak_bar_height_m": rep["peak_bar_height_m"], "peak_bar_height_truth_m": float(truth.height_m.max())}
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=10.0)
@@ -99,7 +125,14 @@ def main() -> None:
               f"tracked {100 * r['tracked_share']:.0f} %, plate {r['plate_radius_px']} px, {len(r['reps'])} reps, "
               f"spread across reps: mean velocity {r['spread_mean_velocity_m_s']}, "
               f"peak {r['spread_peak_velocity_m_s']} m/s", flush=True)
-    emit({"variant": "bar_tracker", "results": results})
+    truths = [measure_truth(w, h) for w, h in ((720, 1280), (1080, 1920))]
+    for r in truths:
+        print(f"{r['clip']}: tracker {r['tracker_cpu_ms_per_frame']} ms CPU/frame, tracked "
+              f"{100 * r['tracked_share']:.0f} %, hub error median {r['error_px_median']} px, p90 {r['error_px_p90']} px, "
+              f"plate {r['plate_radius_px']:.1f} px (truth {r['plate_radius_truth_px']}), peak velocity "
+              f"{r['peak_velocity_m_s']} m/s (truth {r['peak_velocity_truth_m_s']}), peak bar height "
+              f"{r['peak_bar_height_m']} m (truth {r['peak_bar_height_truth_m']})", flush=True)
+    emit({"variant": "bar_tracker", "results": results, "truth": truths})
 
 
 if __name__ == "__main__":
