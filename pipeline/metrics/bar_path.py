@@ -74,14 +74,24 @@ def floor_row(seq: PoseSequence) -> FloatArray:
 
 def bar_point(seq: PoseSequence, tracked: NDArray[np.floating] | None = None,
               fallback: NDArray[np.floating] | None = None) -> FloatArray:
-    """(T, 2) bar position: the tracked bar end where finite, else `fallback` (default the hands)."""
+    """(T, 2) bar position: the tracked bar end where finite; elsewhere `fallback` (default the hands)
+    moved by the tracked end's offset from it, interpolated in time between the frames where both
+    are seen. The hub sits tens of pixels from the hands' landmarks (50 px median on the looped
+    power clean), so taking the hands as they are in a gap of the track made the bar jump by that
+    much, a velocity spike of metres per second."""
     pose = hands_point(seq) if fallback is None else np.asarray(fallback, dtype=np.float64)
     if tracked is None:
         return pose
     tracked = np.asarray(tracked, dtype=np.float64)
     if tracked.shape != pose.shape:
         raise ValueError(f"bar_point: tracked bar path must have shape {pose.shape}, got {tracked.shape}")
-    return np.where(np.isfinite(tracked).all(axis=1, keepdims=True), tracked, pose)
+    have = np.isfinite(tracked).all(axis=1)
+    both = np.flatnonzero(have & np.isfinite(pose).all(axis=1))
+    if len(both) == 0:
+        return np.where(have[:, None], tracked, pose)
+    frames = np.arange(len(pose))
+    offset = np.stack([np.interp(frames, both, (tracked - pose)[both, k]) for k in (0, 1)], axis=1)
+    return np.where(have[:, None], tracked, pose + offset)
 
 
 def standing_height_px(seq: PoseSequence, reliable: NDArray[np.bool_] | None = None) -> float:
