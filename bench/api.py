@@ -27,16 +27,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import QUIET, ROOT, SHARED_VIDEOS, emit, median, run_child
+from bench.common import CACHE, QUIET, ROOT, SHARED_VIDEOS, emit, median, run_child
 from tests.support_api import stop_process
 
-CACHE = Path(tempfile.gettempdir()) / "motionlens-bench"
 STORE = CACHE / "api-store"
 STORE_INFO = CACHE / "api-store.json"
 CLIP = SHARED_VIDEOS / "power_clean_side.mp4"

@@ -9,23 +9,25 @@ clip. Each tracker run is measured alone, CPU of all threads. Then the ground tr
 moved along a known path (`tests/support/plate_clip.py`) at both sizes, the tracker's error in
 pixels and the bar's peak velocity and height through the metrics, plate-scaled, against the truth.
 
-    python -m bench.bar_tracker [--seconds 10] [--repeats 3]
+    python -m bench.bar_tracker [--seconds 10] [--repeats 3] [--csrt TEMPLATE,SCALES,SEGMENTATION]
+
+`--csrt 100,17,0` runs everything with other CSRT settings (template size, number of scales,
+segmentation on/off) than OpenCV's defaults (200,33,1), the comparison in
+docs/metrics/weightlifting.md §5.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.common import SHARED_VIDEOS, cpu_s, emit, make_clip
+from bench.common import CACHE, SHARED_VIDEOS, cpu_s, emit, make_clip
 
-CACHE = Path(tempfile.gettempdir()) / "motionlens-bench"
 CLEAN = SHARED_VIDEOS / "power_clean_side.mp4"
 
 
@@ -113,11 +115,31 @@ def measure_truth(width: int, height: int) -> dict[str, Any]:
             "peak_bar_height_m": rep["peak_bar_height_m"], "peak_bar_height_truth_m": float(truth.height_m.max())}
 
 
+def use_csrt_settings(spec: str) -> None:
+    """Make the tracker build CSRT with `spec` = "template,scales,segmentation" (a variant to compare)."""
+    import cv2
+
+    from pipeline.metrics import bar_tracker
+
+    template, scales, segmentation = spec.split(",")
+
+    def create() -> Any:
+        params = cv2.TrackerCSRT.Params()
+        params.template_size, params.number_of_scales = float(template), int(scales)
+        params.use_segmentation = segmentation not in ("0", "false", "no")
+        return cv2.TrackerCSRT.create(params)
+
+    bar_tracker._create_tracker = create
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--csrt", default=None, help="TEMPLATE,SCALES,SEGMENTATION, e.g. 100,17,0")
     a = p.parse_args()
+    if a.csrt:
+        use_csrt_settings(a.csrt)
     results = [measure(name, path, a.repeats) for name, path in clips(a.seconds).items()]
     for r in results:
         print(f"{r['clip']}: {r['frames']} frames, tracker {r['tracker_cpu_ms_per_frame']} ms CPU/frame "
@@ -132,7 +154,7 @@ def main() -> None:
               f"plate {r['plate_radius_px']:.1f} px (truth {r['plate_radius_truth_px']}), peak velocity "
               f"{r['peak_velocity_m_s']} m/s (truth {r['peak_velocity_truth_m_s']}), peak bar height "
               f"{r['peak_bar_height_m']} m (truth {r['peak_bar_height_truth_m']})", flush=True)
-    emit({"variant": "bar_tracker", "results": results, "truth": truths})
+    emit({"variant": "bar_tracker", "csrt": a.csrt or "default", "results": results, "truth": truths})
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_VIDEOS = (ROOT.parent / "shared" / "fixtures" / "videos").resolve()
 SQUAT = SHARED_VIDEOS / "squat_side.mp4"
+CACHE = Path(tempfile.gettempdir()) / "motionlens-bench"     # clips and poses the benchmarks make once
 QUIET = {"GLOG_minloglevel": "2", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
          "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120", "PREFECT_LOGGING_LEVEL": "WARNING"}
 

@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import ROOT, SQUAT, emit
+from bench.common import CACHE, ROOT, SQUAT, emit
 
-CACHE = Path(tempfile.gettempdir()) / "motionlens-bench"
 
 
 def squat_session(frames: int, fps: float = 30.0) -> Any:

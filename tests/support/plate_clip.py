@@ -13,6 +13,7 @@ the picture's height, so the plate's radius is 5.4 % of it (69 px at 1280, 104 p
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,11 +26,11 @@ from numpy.typing import NDArray
 from pipeline.pose.landmarks import NUM_LANDMARKS, Landmark as L
 from pipeline.pose.sequence import PoseSequence
 from pipeline.video import iter_frames
+from tests.conftest import clip_path
 
 FloatArray = NDArray[np.float64]
-VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "videos"
-SOURCE_PLATE = (VIDEOS / "power_clean_side.mp4", (354.0, 925.0), 76.0)   # clip, hub, radius (px)
-BACKGROUND = VIDEOS / "squat_side.mp4"
+SOURCE_PLATE = ("power_clean_side.mp4", (354.0, 925.0), 76.0)   # clip, hub, radius (px)
+BACKGROUND = "squat_side.mp4"
 ATHLETE_M = 1.75
 ATHLETE_SHARE = 0.42          # of the picture's height
 PLATE_M = 0.225               # radius
@@ -67,10 +68,15 @@ def hub_height(t: FloatArray) -> tuple[FloatArray, FloatArray]:
     return REST_M + span * (up - down), span * (dup - ddown)
 
 
+def _first_frame(video: Path) -> NDArray[np.uint8]:
+    with closing(iter_frames(video)) as frames:
+        return next(frames).image
+
+
 def _sprite(radius: float) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """The real plate cut out (RGB float) and its soft-edged disc mask, scaled to `radius` px."""
     clip, (cx, cy), r = SOURCE_PLATE
-    image = next(iter(iter_frames(clip))).image.astype(np.float32)
+    image = _first_frame(clip_path(clip)).astype(np.float32)
     half = int(np.ceil(r)) + 3
     patch = image[int(cy) - half:int(cy) + half, int(cx) - half:int(cx) + half]
     yy, xx = np.mgrid[0:2 * half, 0:2 * half] + 0.5
@@ -133,7 +139,7 @@ def make_plate_clip(path: Path, *, width: int = 720, height: int = 1280, fps: fl
 
     height_m, velocity = hub_height(t)
     hub = hub_at(t)
-    background = cv2.resize(next(iter(iter_frames(BACKGROUND))).image, (width, height),
+    background = cv2.resize(_first_frame(clip_path(BACKGROUND)), (width, height),
                             interpolation=cv2.INTER_AREA).astype(np.float32)
     sprite, mask = _sprite(radius)
     offsets = (np.arange(SUBSTEPS) + 0.5) / SUBSTEPS * EXPOSURE_S - EXPOSURE_S / 2
