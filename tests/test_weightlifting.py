@@ -211,6 +211,11 @@ def test_a_tracked_plate_scales_the_bar_and_the_height_scales_the_body() -> None
         assert p["range_of_motion_m"] == h["range_of_motion_m"] and n["range_of_motion_m"] is None
         assert p["hip_below_knee_m"] == h["hip_below_knee_m"] and n["hip_below_knee_m"] is None
     assert by_plate["bar_source"] == "tracked"
+    # what the panel and the charts read: the bar's scale, or the body's in summaries written before it
+    from pipeline.metrics.weightlifting import bar_m_per_px
+    assert bar_m_per_px(by_plate) == by_plate["scale"]["bar_m_per_px"]
+    assert bar_m_per_px({"scale": {"m_per_px": 0.003}}) == 0.003
+    assert bar_m_per_px(summary(None, None)) is None and bar_m_per_px({}) is None
     # a track with no finite frame is no track: neither its source nor its plate is claimed
     untracked = summary(1.75, 45.0, np.full_like(bar, np.nan))
     assert untracked["bar_source"] == "shoulders" and untracked["scale"]["bar_source"] == "athlete_height"

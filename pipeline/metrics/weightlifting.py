@@ -13,6 +13,7 @@ panning up and down does not make reps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -224,6 +225,17 @@ class Scale:
                 "source": "athlete_height" if self.body is not None else None,
                 "plate_radius_px": _num(self.plate_radius_px, 1), "bar_m_per_px": _num(self.bar, 6),
                 "bar_source": "plate" if plate else "athlete_height" if self.bar is not None else None}
+
+
+def bar_m_per_px(summary: Mapping[str, Any]) -> float | None:
+    """The bar's metres per pixel from a lift summary: the plate's scale, else the body's (older
+    summaries have only `m_per_px`); None when there is none."""
+    scale = summary.get("scale")
+    if not isinstance(scale, Mapping):
+        return None
+    value = scale.get("bar_m_per_px", scale.get("m_per_px"))
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0
+    return float(value) if ok else None
 
 
 def _thigh_angle(seq: PoseSequence, side: str, i: int) -> float:

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from pipeline.metrics.recommendations import recommend
 from pipeline.metrics.reps import nearest_frame
 from pipeline.metrics.result import ActivityResult
-from pipeline.metrics.weightlifting import PROFILES, Signals, build_signals, primary_side
+from pipeline.metrics.weightlifting import PROFILES, Signals, bar_m_per_px, build_signals, primary_side
 from pipeline.pose.sequence import PoseSequence
 from pipeline.render import style
 from pipeline.render.annotators import TRUNK_ARC, AngleArcAnnotator, SkeletonAnnotator, flexion_arc
@@ -160,8 +160,7 @@ def build_lift_report(video_path: Path, seq: PoseSequence, angles: Mapping[str, 
 def _charts(out_dir: Path, t: FloatArray, sig: Signals, angles: Mapping[str, NDArray[np.float64]],
             reps: list[dict[str, Any]], exercise: str, side: str, summary: Mapping[str, Any]) -> list[dict[str, str]]:
     title = exercise.replace("_", " ")
-    scale = summary.get("scale") or {}
-    m_per_px = scale.get("bar_m_per_px", scale.get("m_per_px"))
+    m_per_px = bar_m_per_px(summary)
     k, unit = (100 * m_per_px, "cm") if m_per_px else (1.0, "px")
     bar_path_chart(out_dir / "bar_path.png", t, sig.bar_forward * k, sig.bar_h * k, reps, unit, f"{title}: bar path")
     series = {f"{side} knee flexion": angles[f"{side}_knee_flexion"],

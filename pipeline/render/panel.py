@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from pipeline.metrics.weightlifting import bar_m_per_px
 from pipeline.render import style
 from pipeline.render.style import Image, px
 
@@ -148,9 +149,7 @@ class LiveMetrics:
 
     def _bar_velocity(self, bar_xy: FloatArray | None) -> FloatArray:
         """(T,) vertical bar velocity, m/s, up positive; NaN without a scale (the plate or the athlete's height)."""
-        scale = self.summary.get("scale")
-        scale = scale if isinstance(scale, Mapping) else {}
-        m_per_px = _finite_num(scale.get("bar_m_per_px", scale.get("m_per_px")))
+        m_per_px = bar_m_per_px(self.summary)
         if bar_xy is None or m_per_px is None or len(self.t) < 3:
             return np.full(len(self.t), np.nan)
         y = np.asarray(bar_xy, np.float64)[:, 1]
