@@ -22,7 +22,8 @@ from pipeline.errors import StorageUnavailable
 from pipeline.storage import Storage
 
 AUTHENTICATED = "authenticated"
-_SCHEME = "API-KEY"
+# The seed's scheme, and Bearer (RFC 6750) which HTTP client libraries and OpenAPI tools send.
+_SCHEMES = ("API-KEY", "BEARER")
 
 
 class ApiUser(BaseUser):
@@ -66,7 +67,7 @@ class ApiKeyBackend(AuthenticationBackend):
         if header is None:
             return None
         parts = header.split()
-        if len(parts) != 2 or parts[0].upper() != _SCHEME or not TOKEN_RE.match(parts[1]):
+        if len(parts) != 2 or parts[0].upper() not in _SCHEMES or not TOKEN_RE.match(parts[1]):
             raise ApiAuthError(401, "malformed_authorization", f"malformed Authorization header: {AUTH_HINT}")
         try:
             if self._inline:

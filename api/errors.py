@@ -19,8 +19,10 @@ from pipeline.errors import StorageUnavailable
 
 log = logging.getLogger("motionlens.api")
 
-AUTH_HINT = "send the header 'Authorization: API-KEY <token>' with a valid, unrevoked key"
-WWW_AUTHENTICATE = {"WWW-Authenticate": 'API-KEY realm="motionlens"'}
+AUTH_HINT = ("send the header 'Authorization: API-KEY <token>' (or 'Authorization: Bearer <token>') "
+             "with a valid, unrevoked key")
+# Two challenges in one header (RFC 9110 §11.6.1): the seed's scheme first, then OAuth-style Bearer.
+WWW_AUTHENTICATE = {"WWW-Authenticate": 'API-KEY realm="motionlens", Bearer realm="motionlens"'}
 
 
 class ApiError(Exception):

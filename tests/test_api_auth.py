@@ -102,13 +102,29 @@ def test_no_key_is_401_with_hint(h: Harness) -> None:
     assert "Authorization: API-KEY <token>" in err["message"]
 
 
-@pytest.mark.parametrize("header", ["Bearer abcdefghijklmnopqrstuvwxyz", "API-KEY", "API-KEY a b",
+@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Token abcdefghijklmnopqrstuvwxyz", "API-KEY", "API-KEY a b",
                                     "API-KEY short", "API-KEY <token>", "Basic dXNlcjpwYXNz", "API-KEY ../../etc"])
 def test_malformed_header_is_401(h: Harness, header: str) -> None:
     m = make_session(h.storage)
     r = h.client.get(detail_url(m), headers={"Authorization": header})
     assert_error(r, 401, "malformed_authorization")
     assert "WWW-Authenticate" in r.headers
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "API-KEY"])
+def test_bearer_is_accepted_beside_api_key(h: Harness, scheme: str) -> None:
+    m = make_session(h.storage)
+    r = h.client.get(detail_url(m), headers={"Authorization": f"{scheme} {h.tokens['reader']}"})
+    assert r.status_code == 200, r.text
+    unknown = h.client.get(detail_url(m), headers={"Authorization": f"{scheme} mlk_" + "A" * 43})
+    assert_error(unknown, 401, "invalid_api_key")
+
+
+def test_401_advertises_both_schemes(h: Harness) -> None:
+    r = h.client.get(detail_url(make_session(h.storage)))
+    challenges = [c.split()[0] for c in r.headers["www-authenticate"].split(", ")]
+    assert challenges == ["API-KEY", "Bearer"]
+    assert "Bearer <token>" in r.json()["error"]["message"]
 
 
 def test_scheme_is_case_insensitive(h: Harness) -> None:
