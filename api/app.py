@@ -9,6 +9,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from api.auth import ApiKeyBackend, on_auth_error
 from api.background import Background
 from api.context import AppContext
+from api.cors import cors_middleware
 from api.errors import EXCEPTION_HANDLERS
 from api.links import Links
 from api.rendering import RenderCoordinator, Renderer, default_renderer
@@ -44,7 +45,8 @@ def create_app(storage: Storage, settings: ApiSettings | None = None, *, rendere
     app = Starlette(
         routes=[*meta_routes(), *session_routes(), *video_routes(), *viewer_routes(), *submit_routes(),
                 *file_routes()],
-        middleware=[Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],
+        middleware=[*cors_middleware(settings),
+                    Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.ctx = ctx

@@ -29,6 +29,9 @@ class ApiSettings:
     max_parallel_analyses: int = 1
     # Submissions by URL may not point at loopback / private addresses unless allowed (SSRF).
     allow_private_video_urls: bool = False
+    # Origins whose pages may call the API from a browser (CORS); empty = no cross-origin access.
+    # "*" allows any origin (keys are sent in a header, never as cookies).
+    cors_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # fail at start-up, not on the first request
@@ -45,4 +48,5 @@ class ApiSettings:
             signing_secret=env.get("MOTIONLENS_SIGNING_SECRET") or None,
             max_upload_bytes=int(env.get("MOTIONLENS_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
             allow_private_video_urls=env.get("MOTIONLENS_ALLOW_PRIVATE_URLS", "") in ("1", "true", "yes"),
+            cors_origins=tuple(o.strip() for o in env.get("MOTIONLENS_CORS_ORIGINS", "").split(",") if o.strip()),
         )
