@@ -14,11 +14,13 @@ from api.errors import EXCEPTION_HANDLERS
 from api.links import Links
 from api.rendering import RenderCoordinator, Renderer, default_renderer
 from api.routes.files import file_routes
+from api.routes.listing import listing_routes
 from api.routes.meta import meta_routes
 from api.routes.sessions import session_routes
 from api.routes.submit import submit_routes
 from api.routes.videos import video_routes
 from api.routes.viewer import viewer_routes
+from api.session_index import SessionIndex
 from api.settings import ApiSettings
 from api.submissions import Submissions, Submitter, default_submitter
 from pipeline.storage import Storage
@@ -43,11 +45,12 @@ def create_app(storage: Storage, settings: ApiSettings | None = None, *, rendere
         background=background,
     )
     app = Starlette(
-        routes=[*meta_routes(), *session_routes(), *video_routes(), *viewer_routes(), *submit_routes(),
-                *file_routes()],
+        routes=[*meta_routes(), *listing_routes(), *session_routes(), *video_routes(), *viewer_routes(),
+                *submit_routes(), *file_routes()],
         middleware=[*cors_middleware(settings),
                     Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.ctx = ctx
+    app.state.session_index = SessionIndex(storage)
     return app
