@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from api.errors import error_response
+from api.etag import none_match, not_modified, stat_etag
 from pipeline.storage import Storage
 
 CHUNK = 256 * 1024
@@ -83,15 +84,20 @@ def local_copy(storage: Storage, key: str) -> tuple[Path, BackgroundTask | None]
 
 
 def file_response(request: Request, path: Path, key: str, *, cache_s: int,
-                  cleanup: BackgroundTask | None = None) -> Response:
+                  cleanup: BackgroundTask | None = None, etag: str | None = None) -> Response:
+    """`etag`: the stored object's tag when `path` is a temporary copy (whose stat says nothing)."""
     st = path.stat()
     size = st.st_size
-    etag = f'"{size:x}-{st.st_mtime_ns:x}"'
+    etag = etag or stat_etag(st)
     last_modified = formatdate(st.st_mtime, usegmt=True)
     headers = {"accept-ranges": "bytes", "etag": etag, "last-modified": last_modified,
                "cache-control": f"private, max-age={max(cache_s, 0)}"}
     if Path(key).suffix.lower() in (".parquet", ".npz", ".json"):
         headers["content-disposition"] = f'attachment; filename="{Path(key).name}"'
+    if none_match(request, etag):  # before Range (RFC 9110 §13.2.2)
+        unchanged = not_modified(headers)
+        unchanged.background = cleanup
+        return unchanged
 
     if_range = request.headers.get("if-range")
     use_range = if_range is None or if_range in (etag, last_modified)

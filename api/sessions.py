@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from api.auth import ApiUser
 from api.cache import FileCache, cacheable
 from api.context import AppContext
 from api.errors import ApiError, SessionNotFound
+from api.etag import weak
 from pipeline.session import is_valid_session_id, manifest_key
 from pipeline.storage import Storage
 
@@ -124,6 +127,21 @@ class _StaticMembers:
     head: str  # session_id … error
     middle: str  # urls_expire_in_s … warnings
     tail: str  # processing_time_s, pipeline_version
+
+    @functools.cached_property
+    def digest(self) -> str:
+        return hashlib.sha256(f"{self.head}\n{self.middle}\n{self.tail}".encode()).hexdigest()
+
+
+def detail_etag(request: Request, ctx: AppContext, manifest: dict[str, Any], now: float | None = None) -> str:
+    """A weak tag of the detail: its members, the stored files it links and the base URL. The signed
+    links differ at every call, so the tag also changes every half link lifetime: a 304 never leaves
+    a client with links that expire in less than half of `link_ttl_s`."""
+    artifacts = manifest.get("artifacts") or {}
+    files = json.dumps([artifacts.get("analyzed_video"), artifacts.get("original"), artifacts.get("images")],
+                       sort_keys=True, default=str)
+    window = int((time.time() if now is None else now) // max(ctx.settings.link_ttl_s // 2, 1))
+    return weak(_static_members(ctx, manifest).digest, files, ctx.links.base(request), str(window))
 
 
 def _static_members(ctx: AppContext, manifest: dict[str, Any]) -> _StaticMembers:

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from api.context import context, storage_bound
 from api.errors import ApiError
+from api.etag import none_match, not_modified, stored_etag
 from api.media import file_response, local_copy
 from pipeline.storage import check_key
 
@@ -32,8 +33,12 @@ def signed_file(request: Request) -> Response:
     # Only session artifacts and exports are ever linked; never keys, secrets or the inbox.
     if not key.startswith(_SERVABLE) or not ctx.storage.exists(key):
         raise ApiError(404, "file_not_found", "no such file")
+    cache_s = int(exp or 0) - int(time.time())
+    etag = stored_etag(ctx.storage, key)  # before copying: a 304 from a network store downloads nothing
+    if etag and none_match(request, etag):
+        return not_modified({"ETag": etag, "Cache-Control": f"private, max-age={max(cache_s, 0)}"})
     path, cleanup = local_copy(ctx.storage, key)
-    return file_response(request, path, key, cache_s=int(exp or 0) - int(time.time()), cleanup=cleanup)
+    return file_response(request, path, key, cache_s=cache_s, cleanup=cleanup, etag=etag)
 
 
 def file_routes() -> list[Route]:

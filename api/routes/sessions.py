@@ -12,10 +12,11 @@ from starlette.routing import Route
 from api.auth import current_user, scoped
 from api.context import context, storage_bound
 from api.errors import ApiError
+from api.etag import none_match, not_modified
 from api.exports import JSON_TABLES, export_json
 from api.i18n import DEFAULT_LANGUAGE, negotiate
 from api.routes import GZIP
-from api.sessions import load_session, require_completed, session_detail
+from api.sessions import detail_etag, load_session, require_completed, session_detail
 from pipeline.options import ACTIVITIES
 
 
@@ -25,7 +26,10 @@ def _detail(activity: str) -> Callable[[Request], Awaitable[Response]]:
     def session(request: Request) -> Response:
         ctx = context(request)
         manifest = load_session(ctx.storage, current_user(request), request.path_params["session_id"], activity)
-        return Response(session_detail(request, ctx, manifest), media_type="application/json")
+        headers = {"ETag": detail_etag(request, ctx, manifest), "Cache-Control": "private, no-cache"}
+        if none_match(request, headers["ETag"]):
+            return not_modified(headers)
+        return Response(session_detail(request, ctx, manifest), media_type="application/json", headers=headers)
 
     session.__doc__ = f"Detail of a {activity} session: status, video URLs, metrics, angles, events, links."
     return session
