@@ -13,6 +13,7 @@ from api.cors import cors_middleware
 from api.errors import EXCEPTION_HANDLERS
 from api.links import Links
 from api.rendering import RenderCoordinator, Renderer, default_renderer
+from api.routes.docs import docs_routes
 from api.routes.files import file_routes
 from api.routes.listing import listing_routes
 from api.routes.meta import meta_routes
@@ -45,7 +46,7 @@ def create_app(storage: Storage, settings: ApiSettings | None = None, *, rendere
         background=background,
     )
     app = Starlette(
-        routes=[*meta_routes(), *listing_routes(), *session_routes(), *video_routes(), *viewer_routes(),
+        routes=[*meta_routes(), *docs_routes(), *listing_routes(), *session_routes(), *video_routes(), *viewer_routes(),
                 *submit_routes(), *file_routes()],
         middleware=[*cors_middleware(settings),
                     Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],

@@ -23,8 +23,7 @@ def test_health_needs_no_key_and_checks_storage(tmp_path: Path) -> None:
 
 def test_openapi_lists_every_route(tmp_path: Path) -> None:
     h = build_harness(tmp_path)
-    assert h.client.get("/openapi.json").status_code == 401
-    schema = h.get("/openapi.json").json()
+    schema = h.client.get("/openapi.json").json()  # no key needed
     assert schema["openapi"].startswith("3.")
     for route in h.app.routes:
         assert isinstance(route, Route)

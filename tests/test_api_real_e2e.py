@@ -194,7 +194,8 @@ OTHER_ROUTES = {  # route -> (method, path, scope or None when any valid key wil
 @pytest.mark.parametrize(("route", "case"), [
     (route, case) for route, (_, _, scope, _, _) in OTHER_ROUTES.items()
     for case in ("valid_key", "no_key", "malformed_header", "unknown_key", "revoked_key", "missing_scope")
-    if case != "missing_scope" or scope is not None])  # any valid key may read the OpenAPI document
+    if (case != "missing_scope" or scope is not None)  # any valid key may read the OpenAPI document
+    and (case != "no_key" or route != "openapi")])  # and so may anyone without a key
 def test_other_routes_auth_matrix(world: World, route: str, case: str) -> None:
     method, path, scope, valid_caller, valid_status = OTHER_ROUTES[route]
     who, status, code = CASES[case]
@@ -216,6 +217,7 @@ def test_other_routes_auth_matrix(world: World, route: str, case: str) -> None:
 
 def test_health_and_unmatched_routes(world: World) -> None:
     assert world.get("/health", who=None).json()["status"] == "ok"
+    assert world.get("/openapi.json", who=None).json()["openapi"] == "3.1.0"
     # A bad key never falls back to anonymous access, not even on public routes.
     assert_error(world.http.get("/health", headers=HEADERS["malformed"]), 401, "malformed_authorization")
     assert_error(world.get("/nope/"), 404, "not_found")

@@ -1,4 +1,4 @@
-"""`/health` (public) and `/openapi.json`."""
+"""`/health` (public)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ import itertools
 import logging
 import os
 
-from starlette.authentication import requires
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api.auth import AUTHENTICATED
 from api.context import context, storage_bound
-from api.openapi import openapi_schema
-from api.routes import GZIP
 from pipeline import __version__
 from pipeline.errors import StorageUnavailable
 from pipeline.storage import LocalStorage, Storage
@@ -46,11 +42,5 @@ def _probe(storage: Storage) -> None:
         list(itertools.islice(storage.list("auth/keys/"), 1))  # one real round trip to the store
 
 
-@requires(AUTHENTICATED, status_code=401)
-def openapi(request: Request) -> Response:
-    """This API's OpenAPI 3.1 description."""
-    return JSONResponse(openapi_schema(request.app.routes))
-
-
 def meta_routes() -> list[Route]:
-    return [Route("/health", health, name="health"), Route("/openapi.json", openapi, name="openapi", middleware=GZIP)]
+    return [Route("/health", health, name="health")]
