@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from starlette.routing import BaseRoute, Route
 
-from api.schemas import OPERATIONS, Body, Error, Operation
+from api.schemas import OPERATIONS, Body, Error, Operation, WebhookEvent
 from pipeline import __version__
 from pipeline.options import ACTIVITIES
 
@@ -53,8 +53,9 @@ _EXTRAS: list[tuple[str, dict[str, str], list[tuple[str, str]]]] = [
     ("files", {"206": "partial content (Range)", "304": "not modified: the If-None-Match tag is current",
                "403": "expired or altered link", "404": "no such file", "416": "range not satisfiable"},
      [("exp", "expiry, unix seconds"), ("sig", "HMAC signature")]),
-    ("webhooks_create", {"201": "registered; the secret is shown only now", "422": "invalid or unsafe URL"}, []),
-    ("webhooks_delete", {"204": "deleted"}, []),
+    ("webhooks_create", {"201": "registered; the secret is shown only now", "400": "malformed JSON",
+                         "413": "body too large", "415": "not JSON", "422": "invalid events, or an unsafe URL"}, []),
+    ("webhooks_delete", {"204": "deleted", "404": "no such webhook for this key"}, []),
 ]
 _STATUS_TEXT = {"200": "OK", "201": "Created", "202": "Accepted", "204": "No Content", "303": "See Other",
                 "304": "Not Modified", "206": "Partial Content"}
@@ -147,6 +148,21 @@ def _operation(route: Route, models: _Models) -> dict[str, Any]:
     return op
 
 
+def _webhooks(models: _Models) -> dict[str, Any]:
+    """What the API POSTs to a registered webhook URL (OpenAPI 3.1 `webhooks`)."""
+    headers = {"MotionLens-Signature": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.<raw body>')>",
+               "MotionLens-Event-Id": "the event id (same for every retry)",
+               "Idempotency-Key": "the event id"}
+    return {"sessionEnded": {"post": {
+        "operationId": "session_ended", "summary": "A session of the webhook's owner completed or failed",
+        "parameters": [{"name": n, "in": "header", "required": True, "description": d, "schema": {"type": "string"}}
+                       for n, d in headers.items()],
+        "requestBody": {"required": True, "content": models.content([Body(WebhookEvent)])},
+        "responses": {"200": {"description": "any 2xx: delivered; 408, 429, 5xx or no answer: retried with "
+                                              "back-off; anything else: dropped"}},
+        "security": []}}}
+
+
 def openapi_schema(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     models = _Models()
@@ -160,6 +176,7 @@ def openapi_schema(routes: Sequence[BaseRoute]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "MotionLens retrieval API", "version": __version__},
         "paths": paths,
+        "webhooks": _webhooks(models),
         "components": {
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization",

@@ -248,12 +248,22 @@ class WebhookList(TypedDict):
     webhooks: list[Webhook]
 
 
+class WebhookSession(TypedDict):
+    session_id: str
+    activity: Activity
+    status: Literal["completed", "failed"]
+    exercise: str | None
+    created_at_utc: str | None
+    updated_at_utc: str | None
+    error: ErrorBody | None
+
+
 class WebhookEvent(TypedDict):
-    """The body POSTed to a webhook (signed: see the `MotionLens-Signature` header)."""
+    """The body POSTed to a webhook; `id` is the same for every retry (also in Idempotency-Key)."""
     id: str
     type: Literal["session.completed", "session.failed"]
     created_at: str
-    session: SessionItem
+    session: WebhookSession
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any, Protocol, get_type_hints
 
 from api.background import Background
 from api.errors import ApiError
+from api.webhooks import notify_session_end
 from pipeline import __version__ as pipeline_version
 from pipeline.errors import InvalidOption, PipelineError
 from pipeline.manifest import failed
@@ -111,6 +112,7 @@ class Submissions:
             self._mark_failed(session_id, exc)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+            notify_session_end(self.storage, session_id)  # webhooks of the owner, if the session ended
 
     def _mark_failed(self, session_id: str, exc: Exception) -> None:
         manifest = read_manifest(self.storage, session_id)

@@ -13,6 +13,7 @@ import logging
 import re
 from typing import Any
 
+from api.webhooks import notify_hook
 from pipeline.errors import PipelineError, StorageUnavailable
 from pipeline.recovery import error_class, record_failed
 from pipeline.storage import open_storage
@@ -71,8 +72,10 @@ def mark_session_failed(flow: Any, flow_run: Any, state: Any) -> None:
                     "storage answers again", session_id, error.code, exc.message)
 
 
+# `notify_hook` tells the owner's webhooks (api/webhooks.py), after the session's end is recorded.
 SESSION_HOOKS: dict[str, list[Any]] = {
-    "on_failure": [mark_session_failed],
-    "on_crashed": [mark_session_failed],
-    "on_cancellation": [mark_session_failed],
+    "on_completion": [notify_hook],
+    "on_failure": [mark_session_failed, notify_hook],
+    "on_crashed": [mark_session_failed, notify_hook],
+    "on_cancellation": [mark_session_failed, notify_hook],
 }
