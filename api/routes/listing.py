@@ -8,7 +8,7 @@ so paging while sessions are added neither repeats nor skips any.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.auth import current_user, scoped
-from api.context import context, storage_bound
+from api.context import context
 from api.cursor import decode_cursor, encode_cursor, query_digest
 from api.errors import ApiError
 from api.session_index import SessionIndex, SessionSummary, parse_utc
@@ -67,9 +67,9 @@ def _limit(value: str | None) -> int:
     return int(value)
 
 
-def _list(activity: str | None) -> Callable[[Request], Awaitable[Response]]:
+def _list(activity: str | None) -> Callable[[Request], Response]:
+    # A plain sync endpoint (a worker thread) even over a folder: a refresh stats every session.
     @scoped("sessions:read")
-    @storage_bound
     def list_sessions(request: Request) -> Response:
         ctx = context(request)
         user, params = current_user(request), request.query_params
