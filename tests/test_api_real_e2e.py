@@ -137,7 +137,7 @@ CASES = {
     **{name: ("full", 404, None if name == "dotdot_id" else "session_not_found") for name in BAD_IDS},
     "wrong_activity": ("full", 404, "session_not_found"),
 }
-HEADERS = {"malformed": {"Authorization": "Bearer not-our-scheme-at-all"},
+HEADERS = {"malformed": {"Authorization": "Basic bm90LW91ci1zY2hlbWU6YXQtYWxs"},
            "unknown": {"Authorization": "API-KEY mlk_" + "Q" * 43}}
 
 
