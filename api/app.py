@@ -10,7 +10,10 @@ from api.auth import ApiKeyBackend, on_auth_error
 from api.background import Background
 from api.context import AppContext
 from api.errors import EXCEPTION_HANDLERS
+from api.lifespan import lifespan
 from api.links import Links
+from api.quotas import Quota
+from api.shutdown import Lifecycle
 from api.rendering import RenderCoordinator, Renderer, default_renderer
 from api.routes.files import file_routes
 from api.routes.meta import meta_routes
@@ -30,22 +33,28 @@ def create_app(storage: Storage, settings: ApiSettings | None = None, *, rendere
     Both default to the local pipeline; inject others to render/analyse elsewhere or in tests."""
     settings = settings or ApiSettings()
     background = Background()
+    lifecycle = Lifecycle(settings.retry_after_s)
     ctx = AppContext(
         storage=storage,
         settings=settings,
         links=Links(storage, settings),
         renders=RenderCoordinator(storage, renderer or default_renderer, background,
                                   stale_after_s=settings.render_lock_stale_s,
-                                  failure_cooldown_s=settings.render_failure_cooldown_s),
+                                  failure_cooldown_s=settings.render_failure_cooldown_s,
+                                  max_parallel=settings.max_parallel_renders),
         submissions=Submissions(storage, submitter or default_submitter, background,
-                                settings.max_parallel_analyses),
+                                settings.max_parallel_analyses, lifecycle),
         background=background,
+        lifecycle=lifecycle,
+        submission_quota=Quota("submissions", settings.submissions_per_window, settings.quota_window_s),
+        render_quota=Quota("renders", settings.renders_per_window, settings.quota_window_s),
     )
     app = Starlette(
         routes=[*meta_routes(), *session_routes(), *video_routes(), *viewer_routes(), *submit_routes(),
                 *file_routes()],
         middleware=[Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],
         exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,  # recovery at start-up, drain on stop; TestClient runs it only in a `with`
     )
     app.state.ctx = ctx
     return app

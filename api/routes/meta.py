@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import socket
+from collections.abc import Callable
 
 from starlette.authentication import requires
 from starlette.requests import Request
@@ -13,6 +15,7 @@ from starlette.routing import Route
 
 from api.auth import AUTHENTICATED
 from api.context import context, storage_bound
+from api.keys import KeyRecord
 from api.openapi import openapi_schema
 from api.routes import GZIP
 from pipeline import __version__
@@ -24,15 +27,37 @@ log = logging.getLogger("motionlens.api")
 
 @storage_bound
 def health(request: Request) -> Response:
-    """Liveness and storage reachability; no API key needed."""
+    """Liveness, and what is broken: the store (reachable, writable), the link-signing key, the key
+    store. No API key needed; 503 + Retry-After when anything is broken, naming it."""
+    ctx = context(request)
+    checks = {"storage": _check(_probe, ctx.storage)}
+    if checks["storage"] != "ok":
+        return _unhealthy(checks, "storage_unavailable", "the session store is unreachable")
+    checks["storage_writable"] = _check(_probe_write, ctx.storage)
+    checks["signing_key"] = _check(lambda _: ctx.links.reload_signer(), ctx.storage)
+    checks["key_store"] = _check(_probe_keys, ctx.storage)
+    if ctx.lifecycle.draining:
+        checks["accepting_work"] = "draining"
+    broken = [name for name, state in checks.items() if state != "ok"]
+    if broken:
+        return _unhealthy(checks, "degraded", f"not working: {', '.join(broken)}")
+    return JSONResponse({"status": "ok", **checks, "version": __version__})
+
+
+def _check(probe: Callable[[Storage], object], storage: Storage) -> str:
     try:
-        _probe(context(request).storage)
+        probe(storage)
     except Exception as exc:  # any failure of the store, whatever its client library raises
-        log.warning("health check: storage unreachable: %s", exc)
-        return JSONResponse({"status": "unavailable", "storage": "unreachable", "version": __version__,
-                             "error": {"code": "storage_unavailable", "message": "the session store is unreachable"}},
-                            status_code=503, headers={"Retry-After": "30"})
-    return JSONResponse({"status": "ok", "storage": "ok", "version": __version__})
+        log.warning("health check %s failed: %s: %s", getattr(probe, "__name__", "probe"), type(exc).__name__, exc)
+        return "failed" if not isinstance(exc, StorageUnavailable) else "unreachable"
+    return "ok"
+
+
+def _unhealthy(checks: dict[str, str], code: str, message: str) -> Response:
+    status = "unavailable" if checks.get("storage") != "ok" else "degraded"
+    return JSONResponse({"status": status, **checks, "version": __version__,
+                         "error": {"code": code, "message": message}},
+                        status_code=503, headers={"Retry-After": "30"})
 
 
 def _probe(storage: Storage) -> None:
@@ -44,6 +69,23 @@ def _probe(storage: Storage) -> None:
             next(entries, None)
     else:
         list(itertools.islice(storage.list("auth/keys/"), 1))  # one real round trip to the store
+
+
+def _probe_write(storage: Storage) -> None:
+    """A full disk or a read-only store shows here, before a submission or a lock write hits it."""
+    key = f"health/probe-{socket.gethostname()}-{os.getpid()}"[:200]
+    storage.write_bytes(_safe_key(key), b"ok")
+    storage.delete(_safe_key(key))
+
+
+def _probe_keys(storage: Storage) -> None:
+    """The first key record parses (an unreadable key store fails every request with a key)."""
+    for key in itertools.islice(storage.list("auth/keys/"), 1):
+        KeyRecord.from_json(storage.read_bytes(key))
+
+
+def _safe_key(key: str) -> str:
+    return "".join(c if c.isalnum() or c in "/-._" else "-" for c in key)
 
 
 @requires(AUTHENTICATED, status_code=401)
