@@ -62,7 +62,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def drain(ctx: AppContext) -> None:
     ctx.lifecycle.drain()
-    ctx.background.wait(ctx.settings.shutdown_grace_s)
+    # The grace period started with SIGTERM: uvicorn has meanwhile waited for open requests.
+    ctx.background.wait(ctx.lifecycle.grace_left(ctx.settings.shutdown_grace_s))
     returned = ctx.submissions.hand_back()  # also the queued ones that never got a slot
     renders = ctx.renders.hand_back()
     if returned or renders:
