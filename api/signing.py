@@ -58,7 +58,8 @@ def load_secret(storage: Storage, configured: str | None) -> bytes:
     if configured:
         return configured.encode()
     try:
-        storage.create_exclusive(SECRET_KEY, secrets.token_hex(32).encode())
+        if not storage.exists(SECRET_KEY):  # a read first: a full disk must not fail a key that exists
+            storage.create_exclusive(SECRET_KEY, secrets.token_hex(32).encode())
         secret = parse_secret(storage.read_bytes(SECRET_KEY))
         if secret is None:
             log.warning("%s in the storage is empty or corrupt; generating a new one (links signed "

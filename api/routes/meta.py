@@ -30,12 +30,13 @@ def health(request: Request) -> Response:
     """Liveness, and what is broken: the store (reachable, writable), the link-signing key, the key
     store. No API key needed; 503 + Retry-After when anything is broken, naming it."""
     ctx = context(request)
-    checks = {"storage": _check(_probe, ctx.storage)}
+    storage = ctx.storage
+    checks = {"storage": _check("storage", lambda: _probe(storage), "unreachable")}
     if checks["storage"] != "ok":
         return _unhealthy(checks, "storage_unavailable", "the session store is unreachable")
-    checks["storage_writable"] = _check(_probe_write, ctx.storage)
-    checks["signing_key"] = _check(lambda _: ctx.links.reload_signer(), ctx.storage)
-    checks["key_store"] = _check(_probe_keys, ctx.storage)
+    checks["storage_writable"] = _check("storage_writable", lambda: _probe_write(storage))
+    checks["signing_key"] = _check("signing_key", ctx.links.reload_signer)  # recovers a corrupt one
+    checks["key_store"] = _check("key_store", lambda: _probe_keys(storage))
     if ctx.lifecycle.draining:
         checks["accepting_work"] = "draining"
     broken = [name for name, state in checks.items() if state != "ok"]
@@ -44,12 +45,12 @@ def health(request: Request) -> Response:
     return JSONResponse({"status": "ok", **checks, "version": __version__})
 
 
-def _check(probe: Callable[[Storage], object], storage: Storage) -> str:
+def _check(name: str, probe: Callable[[], object], broken: str = "failed") -> str:
     try:
-        probe(storage)
+        probe()
     except Exception as exc:  # any failure of the store, whatever its client library raises
-        log.warning("health check %s failed: %s: %s", getattr(probe, "__name__", "probe"), type(exc).__name__, exc)
-        return "failed" if not isinstance(exc, StorageUnavailable) else "unreachable"
+        log.warning("health check %s failed: %s: %s", name, type(exc).__name__, exc)
+        return broken
     return "ok"
 
 
