@@ -41,6 +41,11 @@ def this_process() -> dict[str, Any]:
     return dict(_identity(os.getpid()))
 
 
+def process_on_this_host(pid: int) -> dict[str, Any]:
+    """The owner record of another process of this host and PID namespace."""
+    return {**_identity(os.getpid()), "pid": pid, "start": _start_ticks(pid)}
+
+
 def is_alive(owner: dict[str, Any]) -> bool | None:
     """True / False when the owner runs on this host and PID namespace, None when it cannot be told."""
     me = _identity(os.getpid())
