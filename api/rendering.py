@@ -86,11 +86,15 @@ class RenderCoordinator:
                 if self.is_rendering(session_id):
                     return False
                 raise RenderBusy
-            if before_start is not None:
-                before_start()
             token = self._claim(session_id)
             if token is None:
-                return False
+                return False  # already rendering: a poll, which costs no quota
+            if before_start is not None:
+                try:
+                    before_start()
+                except BaseException:
+                    self._release(session_id, token)
+                    raise
             self._held[session_id] = token
         self.background.start(f"render-{session_id}", self._run, session_id, token)
         return True

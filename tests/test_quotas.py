@@ -46,26 +46,29 @@ def test_submissions_past_the_quota_are_429_with_retry_after(tmp_path: Path) -> 
 
 def test_render_quota_and_render_concurrency_limit(tmp_path: Path) -> None:
     renderer = FakeRenderer(hold=True)
-    h = _harness(tmp_path, renderer, renders_per_window=2, max_parallel_renders=1, retry_after_s=3)
-    sessions = [make_session(h.storage, analyzed=False)["session_id"] for _ in range(3)]
+    h = _harness(tmp_path, renderer, renders_per_window=3, max_parallel_renders=2, retry_after_s=3)
+    sessions = [make_session(h.storage, analyzed=False)["session_id"] for _ in range(4)]
 
     def video(sid: str, who: str = "reader") -> httpx.Response:
         return h.get(f"/sessions/{sid}/analyzed-video/", who=who)
 
-    assert video(sessions[0]).status_code == 202  # renders
-    assert video(sessions[0]).status_code == 202  # the same render: neither busy nor counted
-    busy = video(sessions[1])
+    assert video(sessions[0]).json()["message"] == "rendering started"  # 1st of the key's 3
+    for _ in range(3):
+        assert video(sessions[0]).status_code == 202  # polls of the same render: not counted
+    assert video(sessions[1]).json()["message"] == "rendering started"  # 2nd
+    busy = video(sessions[2])  # two renders run: the process limit
     assert busy.status_code == 503 and busy.json()["error"]["code"] == "renders_busy"
     assert busy.headers["retry-after"] == "3"
     renderer.release.set()
     assert h.app.state.ctx.background.wait(10)
-    assert video(sessions[1]).status_code == 202  # the second render of this key in the window
+    assert video(sessions[2]).json()["message"] == "rendering started"  # 3rd
     assert h.app.state.ctx.background.wait(10)
-    over = video(sessions[2])
+    over = video(sessions[3])
     assert over.status_code == 429 and over.json()["error"]["code"] == "quota_exceeded"
-    assert int(over.headers["retry-after"]) >= 1
-    assert video(sessions[2], who="bob").status_code == 404  # another owner: not found, before any quota
-    assert len(renderer.calls) == 2
+    assert 1 <= int(over.headers["retry-after"]) <= 60
+    assert not h.storage.exists(f"sessions/{sessions[3]}/render.lock")  # refused: no lock left behind
+    assert video(sessions[3], who="bob").status_code == 404  # another owner: not found, before any quota
+    assert len(renderer.calls) == 3
 
 
 def test_repeated_errors_are_logged_once_per_window(tmp_path: Path) -> None:
