@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
 
 from api.errors import ApiError
+
+T = TypeVar("T")
+_POLL_S = 0.2
 
 
 class Lifecycle:
@@ -33,3 +40,29 @@ class Lifecycle:
         if self.draining:
             raise ApiError(503, "shutting_down", "this server is shutting down; retry shortly",
                            {"Retry-After": str(self.retry_after_s)})
+
+    async def unless_draining(self, work: Callable[[], Awaitable[T]]) -> T:
+        """`work()`, cut short with 503 + Retry-After if a stop begins meanwhile: an upload still
+        arriving then would otherwise be cancelled by uvicorn's grace timeout, and answered 500."""
+        outcome: dict[str, Any] = {}
+
+        async def run(scope: anyio.CancelScope) -> None:
+            try:
+                outcome["value"] = await work()
+            except Exception as exc:  # kept to raise as it is (a task group would wrap it in a group)
+                outcome["error"] = exc
+            scope.cancel()
+
+        async def watch(scope: anyio.CancelScope) -> None:
+            while not self.draining:
+                await anyio.sleep(_POLL_S)
+            scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(run, group.cancel_scope)
+            group.start_soon(watch, group.cancel_scope)
+        if "error" in outcome:
+            raise outcome["error"]
+        if "value" not in outcome:
+            self.check_accepting()
+        return outcome["value"]  # type: ignore[no-any-return]

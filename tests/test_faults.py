@@ -211,3 +211,22 @@ def test_temp_folder_names_carry_an_unambiguous_owner(kind: str, tmp_path: Path,
     made = tempdirs.make_temp_dir(kind)
     assert made.parent == tmp_path and made.name.startswith(f"motionlens-{kind}.{tempdirs.owner_tag()}.")
     assert tempdirs.clean_dead(tmp_path) == [] and made.exists()
+
+
+def test_an_upload_still_arriving_when_the_stop_begins_is_answered_503(tmp_path: Path) -> None:
+    submitter = HeldSubmitter()
+    h = _harness(tmp_path, submitter)
+    ctx = h.app.state.ctx
+
+    def body() -> Any:
+        data = mp4_bytes()
+        yield data[:1000]
+        ctx.lifecycle.drain()  # SIGTERM arrives mid-upload
+        time.sleep(0.5)
+        yield data[1000:]
+
+    r = h.client.post("/jumping/sessions/", headers={**h.headers("writer"), "Content-Type": "video/mp4"},
+                      content=body())
+    assert r.status_code == 503 and r.json()["error"]["code"] == "shutting_down" and r.headers["retry-after"]
+    assert submitter.calls == [] and list(h.storage.list("sessions/")) == []
+    assert not list(Path(tempfile.gettempdir()).glob(f"motionlens-upload.{tempdirs.owner_tag()}.*"))

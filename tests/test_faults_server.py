@@ -29,6 +29,9 @@ from tests.conftest import clip_path
 from tests.support_api import free_port
 
 CLIP = clip_path("jumps_synthetic_30fps.mp4")
+# A second clip for the SIGTERM round: the same video again would hit the pose cache and finish
+# within the grace period, and nothing would be handed back.
+CLIPS = {signal.SIGKILL: CLIP, signal.SIGTERM: clip_path("cmj_synthetic_60fps.mp4")}
 OPTIONS = {"model": "lite", "render": "false", "athlete_height_m": "1.8"}
 WITHIN_S = 60.0
 
@@ -74,8 +77,8 @@ class Api:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"API-KEY {self.token}"}
 
-    def submit(self) -> str:
-        r = httpx.post(f"{self.base}/jumping/sessions/", params=OPTIONS, content=CLIP.read_bytes(),
+    def submit(self, clip: Path) -> str:
+        r = httpx.post(f"{self.base}/jumping/sessions/", params=OPTIONS, content=clip.read_bytes(),
                        headers={**self.headers(), "Content-Type": "video/mp4"}, timeout=30)
         assert r.status_code == 202, r.text
         return str(r.json()["session_id"])
@@ -136,7 +139,7 @@ def _rendered(api: Api, sid: str) -> bool:
 
 
 def _kill_during_upload_and_analysis(api: Api, sig: signal.Signals, accepted: set[str]) -> str:
-    sid = api.submit()
+    sid = api.submit(CLIPS[sig])
     accepted.add(sid)
     _wait(lambda: api.status(sid)["status"] == "processing", 60, "the analysis to start")
     upload = SlowUpload(api)
@@ -146,6 +149,7 @@ def _kill_during_upload_and_analysis(api: Api, sig: signal.Signals, accepted: se
     assert upload.is_alive() and api.status(sid)["status"] == "processing"
     api.stop(sig)
     upload.join(30)
+    assert upload.outcome != "HTTP 500", "an upload cut by the stop must not be an internal error"
     if upload.session_id:  # finished within the grace period: accepted, so it must end too
         accepted.add(upload.session_id)
     api.start()
@@ -185,6 +189,9 @@ def test_killed_server_loses_nothing(tmp_path: Path) -> None:
         if api.proc is not None and api.proc.poll() is None:
             api.stop(signal.SIGTERM)
     print("runs:", "; ".join(api.runs))
+    log = api.log.read_text(errors="replace")
+    assert "handed back 1 analysis(es)" in log and "handed back 0 analysis(es) and 1 render(s)" in log
+    assert "Traceback" not in log, log[log.index("Traceback") - 500:][:3000]
 
     completed = set()
     for sid in accepted:

@@ -42,7 +42,8 @@ def _submit(activity: str) -> Callable[[Request], Awaitable[Response]]:
         # the video is stored under the session before the 202, so the folder goes when we answer.
         workdir = make_temp_dir("upload")
         try:
-            source, raw_options, upload = await _receive(request, content_type, workdir)
+            source, raw_options, upload = await ctx.lifecycle.unless_draining(
+                lambda: _receive(request, content_type, workdir))
             options = parse_options(raw_options, activity, user.owner)
             await anyio.to_thread.run_sync(functools.partial(
                 ctx.submissions.submit, session_id=session_id, activity=activity, source=source, options=options,
