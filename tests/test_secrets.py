@@ -69,13 +69,14 @@ def test_full_disk_creating_a_key_leaves_no_partial_record(tmp_path: Path) -> No
     root = tmp_path / "store"
     child = run_with_full_disk(f"""
         from api.keys import create_key
+        from pipeline.errors import StorageUnavailable
         from pipeline.storage import LocalStorage
         try:
             create_key(LocalStorage({str(root)!r}), "alice", ["sessions:read"])
-        except OSError as exc:
+        except (OSError, StorageUnavailable) as exc:
             print("refused:", type(exc).__name__)
     """)
-    assert "refused:" in child.stdout, child.stdout + child.stderr
+    assert "refused: StorageUnavailable" in child.stdout, child.stdout + child.stderr
     assert not [p for p in (root / "auth" / "keys").glob("*") if p.is_file()]
     create_key(LocalStorage(root), "alice", ["sessions:read"])
     (record,) = (root / "auth" / "keys").glob("*.json")
