@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from pipeline import tempdirs
 from pipeline.liveness import is_alive, process_on_this_host, this_process
 from pipeline.session import artifact_key, export_key, new_session_id, read_manifest, write_manifest
 from pipeline.storage import Storage
-from tests.support_api import Harness, build_harness, make_session, mp4_bytes
+from tests.support_api import Harness, build_harness, make_session, mp4_bytes, serve_in_thread
 from tests.test_api_videos import FakeRenderer
 
 SETTINGS = ApiSettings(signing_secret="s" * 32, max_upload_bytes=200_000, retry_after_s=4, max_attempts=2,
@@ -214,19 +215,23 @@ def test_temp_folder_names_carry_an_unambiguous_owner(kind: str, tmp_path: Path,
 
 
 def test_an_upload_still_arriving_when_the_stop_begins_is_answered_503(tmp_path: Path) -> None:
+    """Under uvicorn on loopback: half a body is sent, the stop begins, and the 503 comes at once,
+    without waiting for the rest (which uvicorn's grace timeout would cut into a 500)."""
     submitter = HeldSubmitter()
     h = _harness(tmp_path, submitter)
-    ctx = h.app.state.ctx
-
-    def body() -> Any:
-        data = mp4_bytes()
-        yield data[:1000]
-        ctx.lifecycle.drain()  # SIGTERM arrives mid-upload
-        time.sleep(0.5)
-        yield data[1000:]
-
-    r = h.client.post("/jumping/sessions/", headers={**h.headers("writer"), "Content-Type": "video/mp4"},
-                      content=body())
-    assert r.status_code == 503 and r.json()["error"]["code"] == "shutting_down" and r.headers["retry-after"]
+    video = mp4_bytes()
+    with serve_in_thread(h.app) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as conn:
+            conn.sendall(f"POST /jumping/sessions/ HTTP/1.1\r\nHost: x\r\nContent-Type: video/mp4\r\n"
+                         f"Authorization: API-KEY {h.tokens['writer']}\r\n"
+                         f"Content-Length: {len(video)}\r\n\r\n".encode() + video[:1000])
+            time.sleep(0.3)
+            h.app.state.ctx.lifecycle.drain()  # SIGTERM arrives mid-upload
+            conn.settimeout(3)
+            answer = ""
+            while "}}" not in answer:  # the head and the JSON body may come in two segments
+                answer += conn.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 503") and "shutting_down" in answer and "retry-after: 4" in answer
     assert submitter.calls == [] and list(h.storage.list("sessions/")) == []
     assert not list(Path(tempfile.gettempdir()).glob(f"motionlens-upload.{tempdirs.owner_tag()}.*"))
