@@ -230,8 +230,8 @@ def test_an_upload_still_arriving_when_the_stop_begins_is_answered_503(tmp_path:
             h.app.state.ctx.lifecycle.drain()  # SIGTERM arrives mid-upload
             conn.settimeout(3)
             answer = ""
-            while "}}" not in answer:  # the head and the JSON body may come in two segments
-                answer += conn.recv(65536).decode()
+            while "}}" not in answer and (data := conn.recv(65536)):  # head and body may come apart
+                answer += data.decode()
     assert answer.startswith("HTTP/1.1 503") and "shutting_down" in answer and "retry-after: 4" in answer
     assert submitter.calls == [] and list(h.storage.list("sessions/")) == []
     assert not list(Path(tempfile.gettempdir()).glob(f"motionlens-upload.{tempdirs.owner_tag()}.*"))
