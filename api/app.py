@@ -11,7 +11,10 @@ from api.background import Background
 from api.context import AppContext
 from api.cors import cors_middleware
 from api.errors import EXCEPTION_HANDLERS
+from api.lifespan import lifespan
 from api.links import Links
+from api.quotas import Quota
+from api.shutdown import Lifecycle
 from api.rendering import RenderCoordinator, Renderer, default_renderer
 from api.routes.docs import docs_routes
 from api.routes.files import file_routes
@@ -35,16 +38,21 @@ def create_app(storage: Storage, settings: ApiSettings | None = None, *, rendere
     Both default to the local pipeline; inject others to render/analyse elsewhere or in tests."""
     settings = settings or ApiSettings()
     background = Background()
+    lifecycle = Lifecycle(settings.retry_after_s)
     ctx = AppContext(
         storage=storage,
         settings=settings,
         links=Links(storage, settings),
         renders=RenderCoordinator(storage, renderer or default_renderer, background,
                                   stale_after_s=settings.render_lock_stale_s,
-                                  failure_cooldown_s=settings.render_failure_cooldown_s),
+                                  failure_cooldown_s=settings.render_failure_cooldown_s,
+                                  max_parallel=settings.max_parallel_renders),
         submissions=Submissions(storage, submitter or default_submitter, background,
-                                settings.max_parallel_analyses),
+                                settings.max_parallel_analyses, lifecycle),
         background=background,
+        lifecycle=lifecycle,
+        submission_quota=Quota("submissions", settings.submissions_per_window, settings.quota_window_s),
+        render_quota=Quota("renders", settings.renders_per_window, settings.quota_window_s),
     )
     app = Starlette(
         routes=[*meta_routes(), *docs_routes(), *listing_routes(), *session_routes(), *video_routes(), *viewer_routes(),
@@ -52,6 +60,7 @@ def create_app(storage: Storage, settings: ApiSettings | None = None, *, rendere
         middleware=[*cors_middleware(settings),
                     Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],
         exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,  # recovery at start-up, drain on stop; TestClient runs it only in a `with`
     )
     app.state.ctx = ctx
     app.state.session_index = SessionIndex(storage)

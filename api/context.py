@@ -13,6 +13,8 @@ from starlette.responses import Response
 
 from api.background import Background
 from api.links import Links
+from api.quotas import Quota
+from api.shutdown import Lifecycle
 from api.settings import ApiSettings
 from pipeline.storage import LocalStorage, Storage
 
@@ -29,6 +31,9 @@ class AppContext:
     renders: RenderCoordinator
     submissions: Submissions
     background: Background
+    lifecycle: Lifecycle
+    submission_quota: Quota
+    render_quota: Quota
 
 
 def inline_io(storage: Storage) -> bool:

@@ -6,15 +6,17 @@ by `create_key`. Revoking keeps the record (with `revoked_at`) so an audit can s
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 
 from api.cache import FileCache
+from pipeline.errors import StorageUnavailable
 from pipeline.session import utc_now_iso
 from pipeline.storage import Storage
 
@@ -75,9 +77,21 @@ def create_key(storage: Storage, owner: str, scopes: Iterable[str]) -> tuple[str
     digest = hash_token(token)
     record = KeyRecord(key_id=digest[:16], token_prefix=token[:12], token_sha256=digest, owner=owner,
                        scopes=scope_list, created_at=utc_now_iso())
-    if not storage.create_exclusive(_record_key(digest), record.to_json()):
-        raise RuntimeError("token collision")  # 256 random bits: never in practice
+    with _writing(storage):
+        if not storage.create_exclusive(_record_key(digest), record.to_json()):
+            raise RuntimeError("token collision")  # 256 random bits: never in practice
     return token, record
+
+
+@contextlib.contextmanager
+def _writing(storage: Storage) -> Iterator[None]:
+    """A key store that cannot be written (read-only, full) is the store's error, with its code:
+    `motionlens keys create` prints one line for it instead of a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise StorageUnavailable(f"cannot write the key store ({KEYS_PREFIX} in {storage.uri}): {reason}") from exc
 
 
 def find_key(storage: Storage, token: str) -> KeyRecord | None:
@@ -122,5 +136,6 @@ def revoke_key(storage: Storage, token_prefix_or_id: str) -> KeyRecord:
     if record.revoked:
         return record
     revoked = replace(record, revoked_at=utc_now_iso())
-    storage.write_bytes(_record_key(record.token_sha256), revoked.to_json(), content_type="application/json")
+    with _writing(storage):
+        storage.write_bytes(_record_key(record.token_sha256), revoked.to_json(), content_type="application/json")
     return revoked

@@ -38,6 +38,12 @@ class Links:
                 signer = self._signer
         return signer
 
+    def reload_signer(self) -> None:
+        """Read the signing secret again (a health check): recovers one that went missing or corrupt."""
+        secret = load_secret(self.storage, self.settings.signing_secret)
+        with self._lock:
+            self._signer = LinkSigner(secret)
+
     def base(self, request: Request) -> str:
         return (self.settings.public_base_url or str(request.base_url)).rstrip("/")
 

@@ -32,11 +32,31 @@ class ApiSettings:
     # Origins whose pages may call the API from a browser (CORS); empty = no cross-origin access.
     # "*" allows any origin (keys are sent in a header, never as cookies).
     cors_origins: tuple[str, ...] = ()
+    # Faults (docs/security.md): on SIGTERM, running work may finish for this long, then is handed back.
+    shutdown_grace_s: float = 20.0
+    # Leases of dead processes are looked for at start-up and this often; an owner on another host
+    # that has not renewed its lease for lease_ttl_s is presumed dead.
+    recovery_interval_s: float = 30.0
+    lease_ttl_s: float = 120.0
+    # A session interrupted by server stops is run at most this many times, then fails `interrupted`.
+    max_attempts: int = 2
+    # Abuse limits, per API key and per window (429 + Retry-After past them), and for the process.
+    quota_window_s: float = 60.0
+    submissions_per_window: int = 12
+    renders_per_window: int = 12
+    max_parallel_renders: int = 2
+    # uvicorn: request headers must arrive within header_timeout_s; idle keep-alive connections are
+    # closed after keep_alive_s; past max_connections new connections are refused.
+    header_timeout_s: float = 10.0
+    keep_alive_s: int = 5
+    max_connections: int = 1000
 
     def __post_init__(self) -> None:
         ZoneInfo(self.timezone)  # fail at start-up, not on the first request
-        if min(self.link_ttl_s, self.max_upload_bytes, self.max_parallel_analyses) <= 0:
-            raise ValueError("link_ttl_s, max_upload_bytes and max_parallel_analyses must be positive")
+        if min(self.link_ttl_s, self.max_upload_bytes, self.max_parallel_analyses, self.max_attempts,
+               self.submissions_per_window, self.renders_per_window, self.max_parallel_renders,
+               self.max_connections, self.header_timeout_s, self.quota_window_s) <= 0:
+            raise ValueError("limits, counts and timeouts in ApiSettings must be positive")
 
     @classmethod
     def from_env(cls) -> ApiSettings:
@@ -49,4 +69,21 @@ class ApiSettings:
             max_upload_bytes=int(env.get("MOTIONLENS_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
             allow_private_video_urls=env.get("MOTIONLENS_ALLOW_PRIVATE_URLS", "") in ("1", "true", "yes"),
             cors_origins=tuple(o.strip() for o in env.get("MOTIONLENS_CORS_ORIGINS", "").split(",") if o.strip()),
+            **{name: kind(env[var]) for name, (var, kind) in _LIMITS_ENV.items() if env.get(var)},
         )
+
+
+_LIMITS_ENV: dict[str, tuple[str, type]] = {
+    "shutdown_grace_s": ("MOTIONLENS_SHUTDOWN_GRACE_S", float),
+    "recovery_interval_s": ("MOTIONLENS_RECOVERY_INTERVAL_S", float),
+    "lease_ttl_s": ("MOTIONLENS_LEASE_TTL_S", float),
+    "max_attempts": ("MOTIONLENS_MAX_ATTEMPTS", int),
+    "quota_window_s": ("MOTIONLENS_QUOTA_WINDOW_S", float),
+    "submissions_per_window": ("MOTIONLENS_SUBMISSIONS_PER_WINDOW", int),
+    "renders_per_window": ("MOTIONLENS_RENDERS_PER_WINDOW", int),
+    "max_parallel_renders": ("MOTIONLENS_MAX_PARALLEL_RENDERS", int),
+    "max_parallel_analyses": ("MOTIONLENS_MAX_PARALLEL_ANALYSES", int),
+    "header_timeout_s": ("MOTIONLENS_HEADER_TIMEOUT_S", float),
+    "keep_alive_s": ("MOTIONLENS_KEEP_ALIVE_S", int),
+    "max_connections": ("MOTIONLENS_MAX_CONNECTIONS", int),
+}

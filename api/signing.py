@@ -10,9 +10,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+import logging
 import time
 
+from pipeline.errors import StorageUnavailable
 from pipeline.storage import Storage
+
+log = logging.getLogger("motionlens.api")
 
 SECRET_KEY = "auth/signing.key"
 
@@ -44,13 +48,36 @@ class LinkSigner:
 
 
 def load_secret(storage: Storage, configured: str | None) -> bytes:
-    """The configured secret, else one shared through the storage (the first process creates it)."""
+    """The configured secret, else one shared through the storage (the first process creates it).
+
+    The object is created whole or not at all (`create_exclusive` writes a temp file first); one
+    that is empty or corrupt anyway (a full disk under an older version, a bad restore) is replaced
+    by a new secret, with a log line: the links signed with the old one stop working, which beats
+    answering 500 for ever. Write failures raise StorageUnavailable, so the next request retries.
+    """
     if configured:
         return configured.encode()
-    storage.create_exclusive(SECRET_KEY, secrets.token_hex(32).encode())
-    for _ in range(50):  # another process may have created the file but not written it yet
-        secret = bytes.fromhex(storage.read_bytes(SECRET_KEY).decode().strip())
-        if secret:
-            return secret
-        time.sleep(0.02)
-    raise RuntimeError(f"{SECRET_KEY} in the storage is empty")
+    try:
+        if not storage.exists(SECRET_KEY):  # a read first: a full disk must not fail a key that exists
+            storage.create_exclusive(SECRET_KEY, secrets.token_hex(32).encode())
+        secret = parse_secret(storage.read_bytes(SECRET_KEY))
+        if secret is None:
+            log.warning("%s in the storage is empty or corrupt; generating a new one (links signed "
+                        "with the old one stop working)", SECRET_KEY)
+            storage.write_bytes(SECRET_KEY, secrets.token_hex(32).encode())
+            # Two processes may regenerate at once: both use whichever write landed last.
+            secret = parse_secret(storage.read_bytes(SECRET_KEY))
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot read or write {SECRET_KEY}: {exc}") from exc
+    if secret is None:
+        raise StorageUnavailable(f"{SECRET_KEY} could not be regenerated")
+    return secret
+
+
+def parse_secret(data: bytes) -> bytes | None:
+    """The secret stored as hex, None when it is empty, not hex or too short to sign with."""
+    try:
+        secret = bytes.fromhex(data.decode("ascii").strip())
+    except ValueError:
+        return None
+    return secret if len(secret) >= 16 else None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +24,11 @@ from pipeline.pose.models import model_sha256, resolve_model
 from pipeline.pose.parallel import estimate_athlete_parallel, pose_settings
 from pipeline.pose.sequence import PoseSequence
 from pipeline.quality import quality_block
+from pipeline.recovery import remove_partial_artifacts
 from pipeline.session import artifact_key, export_key, new_session_id, read_manifest, write_manifest
 from pipeline.sources import fetch_source
 from pipeline.storage import Storage
+from pipeline.tempdirs import make_temp_dir
 from pipeline.video import Frame, ProbeInfo, VideoLimits, probe
 
 ProgressFn = Callable[[Frame], None]
@@ -42,7 +43,7 @@ class Workspace:
 
     @classmethod
     def create(cls, session_id: str) -> "Workspace":
-        return cls(Path(tempfile.mkdtemp(prefix=f"motionlens-{session_id[:8]}-")))
+        return cls(make_temp_dir(session_id[:8]))  # tagged with this process: removed if it dies
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -188,7 +189,9 @@ def _content_type(key: str) -> str:
 
 
 def record_failure(storage: Storage, manifest: dict[str, Any], error: PipelineError) -> dict[str, Any]:
-    """Only the manifest is written for a failed session: nothing half-done is published."""
+    """Only the manifest is written for a failed session: what a failed publish had already uploaded
+    (artifacts, this session's export rows) is removed first, on this path as on Prefect's."""
+    remove_partial_artifacts(storage, manifest)
     out = failed(manifest, error)
     write_manifest(storage, out)
     return out

@@ -56,7 +56,8 @@ class Storage(Protocol):
 
 
 class LocalStorage:
-    """A folder on disk. Atomic writes via a temporary file in the same folder + `os.replace`."""
+    """A folder on disk. Atomic writes: a temporary file in the same folder, fsync'd, then `os.replace`
+    (or `os.link` for an exclusive create); every object is mode 0600."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
@@ -75,13 +76,11 @@ class LocalStorage:
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         p = self._ensure_parent(key)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
+        tmp = _durable_temp(p, data)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
             os.replace(tmp, p)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
     def upload_file(self, key: str, path: Path, content_type: str | None = None) -> None:
@@ -122,14 +121,33 @@ class LocalStorage:
         self.path(key).unlink(missing_ok=True)
 
     def create_exclusive(self, key: str, data: bytes) -> bool:
+        # Written in full to a temp file, then linked into place: `link` fails if the name exists,
+        # so the claim stays exclusive, and a full disk leaves no empty object behind (it used to
+        # leave an empty `auth/signing.key`, and every signed link failed from then on).
         p = self._ensure_parent(key)
+        tmp = _durable_temp(p, data)
         try:
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.link(tmp, p)
         except FileExistsError:
             return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
+
+
+def _durable_temp(dest: Path, data: bytes) -> Path:
+    """`data` in a new file beside `dest`, flushed to disk, mode 0600 (objects may be secrets:
+    the signing key, API key records); removed again if the write fails (ENOSPC, EFBIG)."""
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")  # mkstemp creates it 0600
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        return True
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
 
 
 def open_storage(uri: str | None = None) -> Storage:

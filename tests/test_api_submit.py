@@ -75,7 +75,9 @@ def test_multipart_upload_is_202_and_runs_the_analysis(h: Harness, submitter: Fa
     assert call["options"]["render"] is False and call["options"]["owner"] == "alice"
     assert call["queued"]["status"] == "queued" and call["queued"]["source"]["filename"] == "squat.mp4"
     assert call["queued"]["source"]["size_bytes"] == len(video)
-    assert not Path(call["source"]).exists()  # the temporary upload is gone
+    # The upload was stored under the session before the 202 (it survives a crash); its lease is released.
+    assert Path(call["source"]) == h.storage.path(f"sessions/{sid}/original.mp4")
+    assert not h.storage.exists(f"runs/{sid}.json")
     assert h.get(f"/weightlifting/sessions/{sid}/", who="reader").json()["status"] == "completed"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from api.submissions import parse_options
 from api.uploads import Upload, check_video_url, read_json, receive_multipart, receive_raw
 from pipeline.options import ACTIVITIES
 from pipeline.session import new_session_id
+from pipeline.tempdirs import make_temp_dir
 
 _HOW = ("send multipart/form-data with a 'video' file part, a raw video body (Content-Type: video/*), "
         "or JSON {\"video_url\": \"https://...\"}")
@@ -35,18 +35,22 @@ def _submit(activity: str) -> Callable[[Request], Awaitable[Response]]:
         ctx = context(request)
         user = current_user(request)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        ctx.lifecycle.check_accepting()
+        ctx.submission_quota.take(user.identity)
         session_id = new_session_id()
-        workdir = Path(tempfile.mkdtemp(prefix="motionlens-upload-"))  # the analysis removes it when done
+        # Tagged with this process, so a kill during the upload leaves nothing after the next start-up;
+        # the video is stored under the session before the 202, so the folder goes when we answer.
+        workdir = make_temp_dir("upload")
         try:
-            source, raw_options, upload = await _receive(request, content_type, workdir)
+            source, raw_options, upload = await ctx.lifecycle.unless_draining(
+                lambda: _receive(request, content_type, workdir))
             options = parse_options(raw_options, activity, user.owner)
             await anyio.to_thread.run_sync(functools.partial(
                 ctx.submissions.submit, session_id=session_id, activity=activity, source=source, options=options,
                 owner=user.owner, filename=upload.filename if upload else None,
-                size_bytes=upload.size if upload else None, workdir=workdir))
-        except BaseException:
+                size_bytes=upload.size if upload else None, upload=upload.path if upload else None))
+        finally:
             shutil.rmtree(workdir, ignore_errors=True)
-            raise
         links = session_links(request, ctx, session_id, activity)
         body = {"session_id": session_id, "activity": activity, "status": "queued", "options": options,
                 "links": links}

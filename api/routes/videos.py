@@ -16,7 +16,7 @@ from starlette.routing import Route
 from api.auth import current_user, scoped
 from api.context import AppContext, context, storage_bound
 from api.errors import ApiError
-from api.rendering import video_key
+from api.rendering import RenderBusy, video_key
 from api.sessions import failure_reason, load_session
 from pipeline.session import read_manifest, utc_now_iso, write_manifest
 
@@ -60,7 +60,7 @@ def locate_video(request: Request, ctx: AppContext, manifest: dict[str, Any], *,
         raise ApiError(409, "render_failed", f"rendering failed at {failure.get('at')}: "
                        f"{failure.get('code')}: {failure.get('message')}; it will be retried after a pause")
     if may_render:
-        started = ctx.renders.ensure_rendering(session_id)
+        started = start_render(request, ctx, session_id)
         message = "rendering started" if started else "rendering is in progress"
     elif ctx.renders.is_rendering(session_id):
         message = "rendering is in progress"
@@ -69,6 +69,21 @@ def locate_video(request: Request, ctx: AppContext, manifest: dict[str, Any], *,
                        f"this session has no analyzed video yet; GET /sessions/{session_id}/analyzed-video/ with "
                        "a key that has the 'videos:generate' scope renders it")
     return pending(request, ctx, session_id, "rendering", message, url_field, self_url)
+
+
+def start_render(request: Request, ctx: AppContext, session_id: str) -> bool:
+    """Start a render unless one runs: refused while shutting down (503), past this key's render
+    quota (429) or this process's render limit (503), each with Retry-After."""
+    def may_start() -> None:
+        ctx.lifecycle.check_accepting()
+        ctx.render_quota.take(current_user(request).identity)
+
+    try:
+        return ctx.renders.ensure_rendering(session_id, before_start=may_start)
+    except RenderBusy:
+        retry = str(ctx.settings.retry_after_s)
+        raise ApiError(503, "renders_busy", "this server is rendering as many videos as it may; retry shortly",
+                       {"Retry-After": retry}) from None
 
 
 def pending(request: Request, ctx: AppContext, session_id: str, status: str, message: str, url_field: str,

@@ -23,6 +23,7 @@ from pipeline.manifest import with_status
 from pipeline.metrics.activity import Analysis, analyze_pose
 from pipeline.options import AnalysisOptions
 from pipeline.pose.sequence import PoseSequence
+from pipeline.tempdirs import owner_tag  # a dead render's folder is removed at the next start-up
 from pipeline.session import artifact_key, read_manifest, write_manifest
 from pipeline.storage import Storage
 from pipeline.video import Frame
@@ -61,7 +62,7 @@ def render_session(storage: Storage, session_id: str, *, on_frame: Callable[[Fra
         raise NotRenderable(f"session {session_id} has no stored pose and original video to render from "
                             f"(status {manifest.get('status')})")
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=f"motionlens-render-{session_id[:8]}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"motionlens-render-{session_id[:8]}.{owner_tag()}.") as tmp:
         work = Path(tmp)
         video = work / ("original" + (Path(original).suffix or ".mp4"))
         storage.download_file(original, video)
