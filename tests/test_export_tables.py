@@ -1,0 +1,49 @@
+"""The Parquet tables as a data scientist reads them: one row per metric key, units, metadata."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline.export import metrics_table
+from pipeline.metrics.naming import unit_of
+from pipeline.metrics.result import ActivityResult
+from pipeline.options import AnalysisOptions
+from tests.support.gait import synth_gait
+from tests.support.jump_clips import Jump, analyze_raw, stick_sequence
+from tests.test_running import run
+
+KEY = ["session_id", "name", "side", "index"]
+
+
+def metrics_frame(result: ActivityResult) -> pd.DataFrame:
+    return metrics_table("s1", result).to_pandas()
+
+
+def assert_one_row_per_key_and_pivot(df: pd.DataFrame) -> pd.DataFrame:
+    keyed = df.fillna({"side": "", "index": -1})
+    dup = keyed[keyed.duplicated(KEY, keep=False)]
+    assert dup.empty, dup.sort_values(KEY).to_string()
+    assert (df["unit"] == df["name"].map(unit_of)).all(), df[df["unit"] != df["name"].map(unit_of)]
+    return keyed.pivot(index=["session_id", "side", "index"], columns="name", values="value")
+
+
+@pytest.mark.parametrize("height", [1.78, None])
+def test_running_metrics_have_one_row_per_key_and_one_unit_per_quantity(height: float | None) -> None:
+    seq, _ = synth_gait(px_per_m=300.0)
+    df = metrics_frame(run(seq, athlete_height_m=height) if height else run(seq))
+    wide = assert_one_row_per_key_and_pivot(df)
+    names = set(df["name"])
+    calibrated, raw = ("vertical_oscillation_cm", "overstride_cm"), ("vertical_oscillation_px", "overstride_px")
+    have, lack = (calibrated, raw) if height else (raw, calibrated)
+    assert set(have) <= names and not set(lack) & names
+    # names as in the manifest: the session's keys and each step's keys, unit suffix kept
+    assert {"cadence_spm", "ground_contact_time_s", "step_count", "duty_factor", "contact_time_s"} <= names
+    assert wide.loc[("s1", "", -1), "step_count"] > 5
+
+
+def test_jumping_metrics_follow_the_same_rule() -> None:
+    r = analyze_raw(stick_sequence([Jump(0.8, 0.45), Jump(2.2, 0.33)], 3.5, 60.0), AnalysisOptions("jumping"))
+    df = metrics_frame(r)
+    assert_one_row_per_key_and_pivot(df)
+    assert {"jump_count", "flight_time_s", "jump_height_m"} <= set(df["name"])
