@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -47,3 +48,26 @@ def test_jumping_metrics_follow_the_same_rule() -> None:
     df = metrics_frame(r)
     assert_one_row_per_key_and_pivot(df)
     assert {"jump_count", "flight_time_s", "jump_height_m"} <= set(df["name"])
+
+
+def test_segment_angles_are_summarised_with_circular_statistics() -> None:
+    from pipeline.metrics.activity import angle_summary
+
+    thigh = np.array([170.0, 175.0, -175.0, -170.0, np.nan, 178.0, -178.0])   # around 180°, across the wrap
+    knee = np.array([10.0, 20.0, 30.0, np.nan])
+    s = angle_summary({"left_thigh": thigh, "left_knee_flexion": knee, "trunk": np.full(3, np.nan)})
+    assert abs(abs(s["left_thigh"]["mean"]) - 180.0) < 1e-6 and s["left_thigh"]["circular"] is True
+    assert s["left_thigh"]["max"] - s["left_thigh"]["min"] == pytest.approx(20.0)   # 170..190, not -178..178
+    assert s["left_knee_flexion"] == {"min": 10.0, "max": 30.0, "mean": 20.0, "unit": "deg", "circular": False}
+    assert s["trunk"]["mean"] is None
+
+
+@pytest.mark.slow
+def test_squat_thigh_mean_is_the_circular_one(raw_pose, clip) -> None:
+    from pipeline.metrics.activity import analyze_pose, angle_summary
+
+    a = analyze_pose(raw_pose(clip("squat_side.mp4")), AnalysisOptions("weightlifting", exercise="back_squat"))
+    thigh = a.angles["left_thigh"][np.isfinite(a.angles["left_thigh"])]
+    circular = np.rad2deg(np.angle(np.exp(1j * np.deg2rad(thigh)).mean()))
+    assert angle_summary(a.angles)["left_thigh"]["mean"] == pytest.approx(circular, abs=0.01)
+    assert abs(circular - thigh.mean()) > 3          # the arithmetic mean was off by degrees (104.3 vs 100.3)
