@@ -71,3 +71,30 @@ def test_squat_thigh_mean_is_the_circular_one(raw_pose, clip) -> None:
     circular = np.rad2deg(np.angle(np.exp(1j * np.deg2rad(thigh)).mean()))
     assert angle_summary(a.angles)["left_thigh"]["mean"] == pytest.approx(circular, abs=0.01)
     assert abs(circular - thigh.mean()) > 3          # the arithmetic mean was off by degrees (104.3 vs 100.3)
+
+
+@pytest.mark.slow
+def test_every_table_carries_the_processing_metadata(raw_pose, clip) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from pipeline.analysis import Workspace, export_tables
+    from pipeline.metrics.activity import analyze_pose
+
+    options = AnalysisOptions("weightlifting", exercise="back_squat", athlete_height_m=1.8, model="full")
+    analysis = analyze_pose(raw_pose(clip("squat_side.mp4")), options)
+    ws = Workspace.create("meta-test")
+    try:
+        keys = export_tables("meta-test", "2026-12-04", analysis, ws, options)
+        assert set(keys) == {"keypoints", "angles", "events", "metrics"}
+        for path in ws.files.values():
+            meta = {k.decode(): v.decode() for k, v in pq.read_schema(path).metadata.items()}
+            processing = json.loads(meta["motionlens.processing"])
+            assert meta["motionlens.model"] == "full" and len(processing["model_sha256"]) == 64
+            assert float(meta["motionlens.filter_cutoff_hz"]) > 0 and meta["motionlens.scale_source"] == "athlete_height"
+            assert float(meta["motionlens.fps"]) == pytest.approx(analysis.seq.fps)
+            assert meta["motionlens.pipeline_version"] == processing["pipeline_version"]
+            assert meta["motionlens.schema_version"] == "1"       # what was there stays
+    finally:
+        ws.cleanup()
