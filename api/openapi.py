@@ -23,8 +23,9 @@ _SECURED = {"401": "missing, malformed, unknown or revoked API key", "403": "the
 # (route-name suffix, extra responses, query parameters)
 _EXTRAS: list[tuple[str, dict[str, str], list[tuple[str, str]]]] = [
     ("_export", {"400": "bad format or tables", "409": "session failed or not completed"},
-     [("format", "json (default) or parquet"),
-      ("tables", "comma-separated subset of keypoints,angles,events,metrics")]),
+     [("format", "json (default), parquet, trc (OpenSim markers), mot (OpenSim angles) or csv"),
+      ("tables", "comma-separated subset of keypoints,angles,events,metrics"),
+      ("table", "with format=csv: angles (default), keypoints, events or metrics")]),
     ("_lift_analysis", {"409": "session failed or not completed"},
      [("lang", "en, es, fr, de, pt or it; else Accept-Language; else en")]),
     ("analyzed_video", {"202": "queued, processing or rendering: retry after Retry-After seconds",
