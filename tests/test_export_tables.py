@@ -88,6 +88,7 @@ def test_every_table_carries_the_processing_metadata(raw_pose, clip) -> None:
     try:
         keys = export_tables("meta-test", "2026-12-04", analysis, ws, options)
         assert set(keys) == {"keypoints", "angles", "events", "metrics"}
+        assert_one_row_per_key_and_pivot(metrics_frame(analysis.result))   # the lift's rows too
         for path in ws.files.values():
             meta = {k.decode(): v.decode() for k, v in pq.read_schema(path).metadata.items()}
             processing = json.loads(meta["motionlens.processing"])
