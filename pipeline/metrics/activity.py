@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.metrics.angles import SEGMENT_ANGLES, compute_angles
+from pipeline.metrics.movement import movement_warnings
 from pipeline.metrics.result import ActivityResult
 from pipeline.metrics.view import ViewInfo, detect_view, facing_sign
 from pipeline.options import AnalysisOptions
@@ -47,6 +48,7 @@ def analyze_pose(raw: PoseSequence, options: AnalysisOptions, *, bar_xy: NDArray
                              "weightlifting": {"bar_xy": bar_xy, "plate_radius_px": plate_radius_px},
                              }.get(options.activity, {})
     result = module.analyze(seq, angles, view, options, **extra)
+    result.warnings += movement_warnings(seq, options)
     return Analysis(raw, seq, view, angles, result, bar_xy)
 
 
