@@ -42,12 +42,12 @@ def run(a: argparse.Namespace) -> int:
     check_model(options)
     sources = expand_sources(a.video)
     several = len(sources) > 1
-    ok: list[str] = []
+    ok: dict[str, int] = {}                  # source -> frames (1 when unknown: a remote source)
     manifests: dict[str, dict[str, Any]] = {}
     for source in sources:
         try:
-            check_source(source)
-            ok.append(source)
+            probe = check_source(source)
+            ok[source] = probe.frame_count if probe else 1
         except PipelineError as exc:
             manifests[source] = record_refused(a.storage, source, options, exc)
             if a.json:
@@ -65,9 +65,9 @@ def run(a: argparse.Namespace) -> int:
     logging.getLogger("prefect.task_runs").setLevel(logging.CRITICAL)
     import_s = time.perf_counter() - t0
     lang = user_language(a.lang)
-    for n, source in enumerate(ok, 1):
+    for n, (source, frames) in enumerate(ok.items(), 1):
         label = f"[{n}/{len(ok)}] {Path(source).name}" if several else ""
-        progress = FrameProgress.for_video(source, passes=1 if a.no_render else 2, label=label)
+        progress = FrameProgress(frames, passes=1 if a.no_render else 2, label=label)
         started = time.perf_counter()
         try:
             manifest = analyze_session(source, options.to_dict(), storage_uri=a.storage, on_frame=progress.update)

@@ -31,17 +31,6 @@ class FrameProgress:
                                      for stage in STAGES[:passes]]
         self._bar.start()
 
-    @classmethod
-    def for_video(cls, source: str, passes: int, label: str = "") -> "FrameProgress":
-        """Frames from a probe of a local file; unknown for remote sources (the bar then runs past 1)."""
-        try:
-            from pipeline.video import probe
-
-            frames = probe(source).frame_count
-        except Exception:  # the flow reports bad input properly; the bar just stays vague
-            frames = 1
-        return cls(frames, passes, label=label)
-
     def update(self, _frame: Any = None) -> None:
         stage = min(self.done // self.frames, len(self._tasks) - 1)
         self.done += 1

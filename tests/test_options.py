@@ -57,3 +57,23 @@ def test_client_options_are_coerced_from_form_strings() -> None:
         AnalysisOptions.from_client({"owner": "someone-else"}, "jumping", "o")
     with pytest.raises(InvalidOption, match="invalid value"):
         AnalysisOptions.from_client({"render": "maybe"}, "jumping", "o")
+
+
+# --- the same model behind the API (POST /{activity}/sessions/) ----------------------------------
+
+@pytest.mark.parametrize(("activity", "params", "fragment"), [
+    ("jumping", {"model": "/srv/models/pose_landmarker_full.task"}, "expected one of lite, full, heavy"),
+    ("running", {"select": "nan,nan"}, "finite"),
+    ("jumping", {"exercise": "back_squat"}, "applies to weightlifting only"),
+])
+def test_the_api_refuses_the_same_options_with_422(tmp_path, activity, params, fragment) -> None:
+    from tests.support_api import build_harness, mp4_bytes
+    from tests.test_api_submit import FakeSubmitter
+
+    submitter = FakeSubmitter()
+    h = build_harness(tmp_path / "store", submitter=submitter)
+    r = h.client.post(f"/{activity}/sessions/", headers={**h.headers("writer"), "Content-Type": "video/mp4"},
+                      content=mp4_bytes(), params=params)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "invalid_option" and fragment in r.json()["error"]["message"]
+    assert submitter.calls == []
