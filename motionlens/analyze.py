@@ -71,6 +71,11 @@ def run(a: argparse.Namespace) -> int:
         started = time.perf_counter()
         try:
             manifest = analyze_session(source, options.to_dict(), storage_uri=a.storage, on_frame=progress.update)
+        except Exception as exc:  # a bug (recorded in the session as internal_error): the batch goes on
+            if not several:
+                raise
+            manifest = {"status": "failed", "activity": options.activity,
+                        "error": {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}}
         finally:
             progress.close()
         manifests[source] = manifest
