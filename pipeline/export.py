@@ -160,7 +160,25 @@ def sessions_table(manifest: dict[str, Any]) -> pa.Table:
         "options_json": json.dumps(manifest.get("options") or {}),
         "metrics_json": json.dumps(manifest.get("metrics") or {}),
     }
-    return _with_meta(pa.Table.from_pylist([row]), "sessions")
+    return with_processing(_with_meta(pa.Table.from_pylist([row]), "sessions"), _manifest_processing(manifest))
+
+
+def _manifest_processing(manifest: dict[str, Any]) -> dict[str, Any]:
+    """`processing_metadata` as far as the manifest tells it (the `sessions` row is written from it)."""
+    from pipeline.metrics.activity import activity_module
+
+    metrics = manifest.get("metrics") or {}
+    scale = metrics.get("scale") or {}
+    model = manifest.get("model") or {}
+    activity = manifest.get("activity")
+    cutoff = metrics.get("filter_cutoff_hz")
+    if cutoff is None and activity:
+        cutoff = float(activity_module(activity).CUTOFF_HZ)
+    return {"activity": activity, "exercise": metrics.get("exercise"), "model": model.get("name"),
+            "model_sha256": model.get("sha256"), "filter": "zero-phase Butterworth (sosfiltfilt)",
+            "filter_cutoff_hz": cutoff, "scale_source": scale.get("source"), "m_per_px": scale.get("m_per_px"),
+            "bar_m_per_px": scale.get("bar_m_per_px"), "fps": (manifest.get("probe") or {}).get("fps"),
+            "pipeline_version": manifest.get("pipeline_version") or __version__}
 
 
 def write_table(table: pa.Table, path: Path) -> Path:

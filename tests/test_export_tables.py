@@ -99,3 +99,16 @@ def test_every_table_carries_the_processing_metadata(raw_pose, clip) -> None:
             assert meta["motionlens.schema_version"] == "1"       # what was there stays
     finally:
         ws.cleanup()
+
+
+def test_the_sessions_row_carries_the_processing_metadata_too() -> None:
+    from pipeline.export import sessions_table
+
+    manifest = {"session_id": "s1", "activity": "running", "status": "completed", "pipeline_version": "9.9",
+                "probe": {"fps": 59.94}, "model": {"name": "lite", "sha256": "a" * 64},
+                "metrics": {"scale": {"m_per_px": 0.004, "source": "athlete_height"}, "filter_cutoff_hz": 10.0}}
+    meta = {k.decode(): v.decode() for k, v in sessions_table(manifest).schema.metadata.items()}
+    assert (meta["motionlens.model"], meta["motionlens.filter_cutoff_hz"], meta["motionlens.scale_source"],
+            meta["motionlens.fps"], meta["motionlens.pipeline_version"]) == ("lite", "10.0", "athlete_height",
+                                                                               "59.94", "9.9")
+    assert meta["motionlens.table"] == "sessions"
