@@ -41,10 +41,12 @@ def user_language(flag: str | None = None, environ: dict[str, str] | None = None
 
 def recommendations(manifest: dict[str, Any], lang: str, top: int = 3) -> list[str]:
     """The most severe lift recommendations (they come sorted), in `lang`."""
-    recs = ((manifest.get("artifacts") or {}).get("lift_analysis") or {}).get("recommendations") \
-        or (manifest.get("lift_analysis") or {}).get("recommendations") or []
-    return [f"{_SEVERITY_MARK.get(r.get('severity'), '')}{(r.get('text') or {}).get(lang) or (r.get('text') or {}).get('en', r.get('code'))}"
-            for r in recs[:top]]
+    recs = ((manifest.get("artifacts") or {}).get("lift_analysis") or {}).get("recommendations") or []
+    out = []
+    for r in recs[:top]:
+        text = r.get("text") or {}
+        out.append(_SEVERITY_MARK.get(r.get("severity"), "") + (text.get(lang) or text.get("en") or r.get("code", "")))
+    return out
 
 
 def bar_path_file(manifest: dict[str, Any]) -> str | None:

@@ -136,8 +136,8 @@ def export_tables(session_id: str, date: str, analysis: Analysis, ws: Workspace,
         "events": export.events_table(session_id, analysis.result),
         "metrics": export.metrics_table(session_id, analysis.result),
     }
-    paths = export.write_tables({name: (export.with_processing(table, processing), ws.root / "exports" / f"{name}.parquet")
-                                 for name, table in tables.items()})
+    paths = export.write_tables({name: (export.with_processing(table, processing),
+                                        ws.root / "exports" / f"{name}.parquet") for name, table in tables.items()})
     keys = {name: export_key(name, activity, date, session_id) for name in tables}
     ws.files.update({keys[name]: path for name, path in paths.items()})
     return keys
