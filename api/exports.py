@@ -6,6 +6,7 @@ session has ~600k keypoint rows, and NaN must become `null` (JSON has no NaN).
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -61,3 +62,49 @@ def export_json(storage: Storage, manifest: dict[str, Any], exports: dict[str, s
     parts = [json.dumps(head)[:-1], f'"timestamps":{_timestamps(loaded)}']
     parts += [f"{json.dumps(name)}:{columns_json(table)}" for name, table in loaded.items()]
     return (",".join(parts) + "}").encode()
+
+
+# --- files a biomechanist opens directly: OpenSim .trc / .mot, CSV ----------------------------------
+
+FILE_FORMATS = ("trc", "mot", "csv")
+CSV_TABLES = ("angles", "keypoints", "events", "metrics")
+_MEDIA = {"trc": "text/plain; charset=utf-8", "mot": "text/plain; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+
+
+def _m_per_px(manifest: dict[str, Any]) -> float | None:
+    scale = (manifest.get("metrics") or {}).get("scale") or {}
+    value = scale.get("m_per_px")
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def export_file(storage: Storage, manifest: dict[str, Any], exports: dict[str, str], fmt: str,
+                table: str | None = None) -> tuple[bytes, str, str]:
+    """(body, media type, file name) of `fmt`: `trc` from the keypoints, `mot` from the angles,
+    `csv` of one table (`table`, default the angles)."""
+    import numpy as np
+    import pyarrow.csv as pacsv
+
+    from pipeline import opensim
+    from pipeline.pose.landmarks import NAMES
+
+    sid = manifest["session_id"]
+    if fmt == "trc":
+        time_s, xy, world = opensim.keypoint_arrays(read_table(storage, exports["keypoints"]))
+        probe = manifest.get("probe") or {}
+        height = float(probe.get("height") or np.nanmax(xy[..., 1], initial=0.0))
+        scale = _m_per_px(manifest) or opensim.metres_per_pixel_from_world(xy, world) or 1.0
+        rate = float(probe.get("fps") or (1 / np.nanmedian(np.diff(time_s)) if len(time_s) > 1 else 30.0))
+        name = f"{sid}.trc"
+        text = opensim.trc_text(time_s, opensim.image_markers_m(xy, height, scale), NAMES, rate_hz=rate, filename=name)
+        return text.encode(), _MEDIA["trc"], name
+    if fmt == "mot":
+        angles = read_table(storage, exports["angles"])
+        time_s = angles.column("time_s").to_numpy(zero_copy_only=False)
+        return (opensim.mot_text(time_s, opensim.angle_columns(angles), name=f"{sid}_angles").encode(),
+                _MEDIA["mot"], f"{sid}_angles.mot")
+    name = table or "angles"
+    data = read_table(storage, exports[name])
+    plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in data.schema])
+    out = io.BytesIO()
+    pacsv.write_csv(data.cast(plain), out)
+    return out.getvalue(), _MEDIA["csv"], f"{name}-{sid}.csv"

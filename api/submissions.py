@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, get_type_hints
+from typing import Any, Protocol
 
 from api import leases
 from api.background import Background
@@ -30,8 +30,6 @@ from pipeline.storage import LocalStorage, Storage
 
 log = logging.getLogger("motionlens.api")
 
-_NOT_CLIENT_OPTIONS = ("activity", "owner")  # from the route and the API key, never from the body
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class Submitter(Protocol):
@@ -48,39 +46,10 @@ def default_submitter(storage: Storage, activity: str, source: str, options: dic
 
 def parse_options(raw: Mapping[str, Any], activity: str, owner: str) -> dict[str, Any]:
     """Validate client options (form strings or JSON values) into `AnalysisOptions.to_dict()`; 422 if wrong."""
-    hints = get_type_hints(AnalysisOptions)
-    allowed = {f.name for f in fields(AnalysisOptions)} - set(_NOT_CLIENT_OPTIONS)
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        if name not in allowed:
-            raise ApiError(422, "invalid_option", f"unknown option {name!r}; known: {', '.join(sorted(allowed))}")
-        values[name] = _coerce(name, value, hints[name])
     try:
-        return AnalysisOptions(activity=activity, owner=owner, **values).to_dict()
+        return AnalysisOptions.from_client(raw, activity, owner).to_dict()
     except InvalidOption as exc:
         raise ApiError(422, exc.code, exc.message) from exc
-
-
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    if value is None or value == "":
-        return None
-    kinds = getattr(hint, "__args__", (hint,))
-    try:
-        if bool in kinds:
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in _TRUE + _FALSE:
-                return str(value).lower() in _TRUE
-            raise ValueError
-        if float in kinds:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if not isinstance(value, str):
-            raise ValueError
-        return value
-    except (TypeError, ValueError):
-        raise ApiError(422, "invalid_option", f"option {name!r} has an invalid value {value!r}") from None
 
 
 class Submissions:

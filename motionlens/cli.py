@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
-import time
-from typing import Any
 
 # Before Prefect is imported: no telemetry, and room for a slow 2-core start of the ephemeral API.
 for _k, _v in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
@@ -16,16 +12,14 @@ for _k, _v in {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
                "PREFECT_LOGGING_LEVEL": "WARNING", "GLOG_minloglevel": "2"}.items():
     os.environ.setdefault(_k, _v)
 
-from motionlens.progress import FrameProgress  # noqa: E402
-from motionlens.summary import headline  # noqa: E402
-from pipeline.pose.quiet import detach_native_stderr  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.options import ACTIVITIES, EXERCISES, JUMP_TYPES, MODELS, AnalysisOptions  # noqa: E402
+from pipeline.options import ACTIVITIES, EXERCISES, JUMP_TYPES, MODELS  # noqa: E402
 
 
 def _analyze_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("analyze", help="analyse a video into a published session")
-    p.add_argument("video", help="file path, file://, https:// or gs:// URI")
+    p.add_argument("video", nargs="+", help="file path, folder, glob, file://, https:// or gs:// URI (several: "
+                   "a summary table and CSV)")
     p.add_argument("--activity", required=True, choices=ACTIVITIES)
     p.add_argument("--exercise", choices=EXERCISES)
     p.add_argument("--athlete-height", type=float, metavar="M")
@@ -40,62 +34,16 @@ def _analyze_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--owner", default="local")
     p.add_argument("--storage", help="directory, file:// or gs://bucket/prefix (default $MOTIONLENS_STORAGE or ./data)")
     p.add_argument("--no-render", action="store_true", help="skip the annotated video")
-    p.add_argument("--json", action="store_true", help="print the session manifest as JSON on stdout")
-
-
-def _options(a: argparse.Namespace) -> AnalysisOptions:
-    return AnalysisOptions(
-        activity=a.activity, exercise=a.exercise, athlete_height_m=a.athlete_height, body_mass_kg=a.body_mass,
-        treadmill_speed_m_s=a.treadmill_speed, model=a.model, jump_type=a.jump_type, sex=a.sex, age=a.age,
-        level=a.level, select=a.select, owner=a.owner, render=not a.no_render)
+    p.add_argument("--json", action="store_true", help="print the session manifest as JSON on stdout "
+                   "(one line per clip)")
+    p.add_argument("--csv", metavar="PATH", help="summary CSV (default for several clips: ./motionlens-summary.csv)")
+    p.add_argument("--lang", help="language of the recommendations (en, es, fr, de, pt, it; default from $LANG)")
 
 
 def cmd_analyze(a: argparse.Namespace) -> int:
-    t0 = time.perf_counter()
-    options = _options(a)
-    detach_native_stderr()
-    progress = FrameProgress.for_video(a.video, passes=1 if a.no_render else 2)
-    from flows.analyze import analyze_session  # Prefect import is the CLI's main fixed cost
+    from motionlens.analyze import run
 
-    # an expected failure (a bad video) is reported once, as `error: CODE: message`, not also by Prefect
-    logging.getLogger("prefect.task_runs").setLevel(logging.CRITICAL)
-
-    import_s = time.perf_counter() - t0
-    manifest = analyze_session(a.video, options.to_dict(), storage_uri=a.storage, on_frame=progress.update)
-    progress.close()
-    return _report(manifest, a, import_s, time.perf_counter() - t0)
-
-
-def _report(manifest: dict[str, Any], a: argparse.Namespace, import_s: float, total_s: float) -> int:
-    if a.json:
-        print(json.dumps(manifest))
-    if manifest["status"] != "completed":
-        err = manifest.get("error") or {"code": "internal_error", "message": "the session did not complete"}
-        print(f"error: {err['code']}: {err['message']}", file=sys.stderr)
-        return 2
-    processing = manifest.get("processing_time_s") or 0.0
-    print(f"session {manifest['session_id']} completed in {total_s:.1f} s "
-          f"(analysis {processing:.1f} s, imports {import_s:.1f} s, Prefect and other overhead "
-          f"{max(total_s - processing - import_s, 0):.1f} s)", file=sys.stderr)
-    print(f"  {headline(manifest)}", file=sys.stderr)
-    for w in manifest.get("warnings") or []:
-        print(f"  warning: {w['code']}: {w['message']}", file=sys.stderr)
-    _print_where(manifest, a.storage)
-    return 0
-
-
-def _print_where(manifest: dict[str, Any], storage_uri: str | None) -> None:
-    from pipeline.storage import LocalStorage, open_storage
-
-    storage = open_storage(storage_uri)
-    arts = manifest["artifacts"]
-    if isinstance(storage, LocalStorage):
-        print(f"  manifest:       {storage.path('sessions/' + manifest['session_id'] + '/session.json')}", file=sys.stderr)
-        if arts.get("analyzed_video"):
-            print(f"  annotated video: {storage.path(arts['analyzed_video'])}", file=sys.stderr)
-        print(f"  Parquet tables: {storage.root / 'exports'}", file=sys.stderr)
-    else:
-        print(f"  stored under {storage.uri}/sessions/{manifest['session_id']}/", file=sys.stderr)
+    return run(a)
 
 
 def cmd_serve(a: argparse.Namespace) -> int:

@@ -1,41 +1,40 @@
-"""A dependency-free progress bar on stderr, fed one decoded frame at a time."""
+"""The terminal progress bar of `motionlens analyze` (rich), fed one decoded frame at a time.
+
+The console is looked up when the bar is made, not at import: the CLI swaps `sys.stderr` for a
+copy of the terminal (`detach_native_stderr`) after this module is imported. Off a terminal
+(a pipe, a log file, `--json` in a script) nothing is drawn.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+STAGES = ("pose", "render")
 
 
 class FrameProgress:
-    def __init__(self, total: int, stream: TextIO = sys.stderr, min_interval_s: float = 0.2) -> None:
-        self.total, self.stream, self.min_interval_s = max(total, 1), stream, min_interval_s
-        self.done, self._last, self._start = 0, 0.0, time.perf_counter()
-        self.enabled = stream.isatty()
+    """One bar per pass over the frames: pose, then (unless `--no-render`) the annotated video."""
 
-    @classmethod
-    def for_video(cls, source: str, passes: int) -> "FrameProgress":
-        """Total = frames x passes (pose, then render); unknown sizes (remote sources) count one frame."""
-        try:
-            from pipeline.video import probe
-
-            frames = probe(source).frame_count
-        except Exception:  # the flow reports bad input properly; the bar just stays vague
-            frames = 1
-        return cls(frames * passes)
+    def __init__(self, frames: int, passes: int, stream: TextIO | None = None, label: str = "") -> None:
+        self.frames, self.passes, self.done = max(frames, 1), passes, 0
+        console = Console(file=stream or sys.stderr)
+        self.enabled = console.is_terminal
+        self._bar = Progress(TextColumn("{task.description:>18}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("frames"), TimeRemainingColumn(), console=console,
+                             disable=not self.enabled, refresh_per_second=8, transient=False)
+        prefix = f"{label} " if label else ""
+        self._tasks: list[TaskID] = [self._bar.add_task(prefix + stage, total=self.frames)
+                                     for stage in STAGES[:passes]]
+        self._bar.start()
 
     def update(self, _frame: Any = None) -> None:
+        stage = min(self.done // self.frames, len(self._tasks) - 1)
         self.done += 1
-        now = time.perf_counter()
-        if self.enabled and (now - self._last >= self.min_interval_s or self.done >= self.total):
-            self._last = now
-            share = min(self.done / self.total, 1.0)
-            bar = "#" * int(share * 30)
-            fps = self.done / max(now - self._start, 1e-9)
-            self.stream.write(f"\ranalysing [{bar:<30}] {share:4.0%} {fps:5.1f} frames/s")
-            self.stream.flush()
+        self._bar.advance(self._tasks[stage])
 
     def close(self) -> None:
-        if self.enabled and self.done:
-            self.stream.write("\n")
-            self.stream.flush()
+        self._bar.stop()

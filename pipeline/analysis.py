@@ -125,17 +125,20 @@ def session_images(session_id: str, video: Path, analysis: Analysis, ws: Workspa
     return keys
 
 
-def export_tables(session_id: str, date: str, analysis: Analysis, ws: Workspace) -> dict[str, str]:
+def export_tables(session_id: str, date: str, analysis: Analysis, ws: Workspace,
+                  options: AnalysisOptions | None = None) -> dict[str, str]:
     """Write the Parquet tables (but `sessions`, written with the manifest); returns table -> storage key."""
     activity = analysis.result.activity
+    model = options.model if options else "full"
+    processing = export.processing_metadata(analysis, model, model_sha256(resolve_model(model)))
     tables = {
         "keypoints": export.keypoints_table(session_id, analysis.seq),
         "angles": export.angles_table(session_id, analysis.seq, analysis.angles),
         "events": export.events_table(session_id, analysis.result),
         "metrics": export.metrics_table(session_id, analysis.result),
     }
-    paths = export.write_tables({name: (table, ws.root / "exports" / f"{name}.parquet")
-                                 for name, table in tables.items()})
+    paths = export.write_tables({name: (export.with_processing(table, processing),
+                                        ws.root / "exports" / f"{name}.parquet") for name, table in tables.items()})
     keys = {name: export_key(name, activity, date, session_id) for name in tables}
     ws.files.update({keys[name]: path for name, path in paths.items()})
     return keys
@@ -264,7 +267,7 @@ def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, 
     ws.files[artifact_key(session_id, "pose.npz")] = pose_path
     t = time.perf_counter()
     artifacts: dict[str, Any] = {"original": original_key, "pose": artifact_key(session_id, "pose.npz"),
-                                 "exports": export_tables(session_id, date, analysis, ws), "analyzed_video": None}
+                                 "exports": export_tables(session_id, date, analysis, ws, options), "analyzed_video": None}
     timings["export"] = time.perf_counter() - t
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pictures") as pool:
         pictures = pool.submit(_pictures, session_id, video, analysis, options, ws)

@@ -40,6 +40,33 @@ def _with_meta(table: pa.Table, name: str) -> pa.Table:
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **_metadata(name)})
 
 
+def processing_metadata(analysis: Any, model: str, model_sha256: str | None = None) -> dict[str, Any]:
+    """What a scientist needs to reproduce a number of this session: the pose model, the low-pass
+    cut-off, where the metre came from, the frame rate and the code version. `analysis` is a
+    `pipeline.metrics.activity.Analysis`."""
+    from pipeline.metrics.activity import activity_module
+
+    summary = analysis.result.summary or {}
+    scale = summary.get("scale") or {}
+    seq = analysis.seq
+    return {"activity": analysis.result.activity, "exercise": summary.get("exercise"),
+            "model": model, "model_sha256": model_sha256,
+            "filter": "zero-phase Butterworth (sosfiltfilt)",
+            "filter_cutoff_hz": float(activity_module(analysis.result.activity).CUTOFF_HZ),
+            "scale_source": scale.get("source"), "m_per_px": scale.get("m_per_px"),
+            "bar_m_per_px": scale.get("bar_m_per_px"),
+            "fps": float(seq.fps), "frame_count": len(seq), "width": seq.width, "height": seq.height,
+            "view": analysis.view.view, "facing": analysis.view.facing, "pipeline_version": __version__}
+
+
+def with_processing(table: pa.Table, processing: Mapping[str, Any]) -> pa.Table:
+    """`motionlens.processing` (all of it, JSON) plus one `motionlens.<key>` per scalar, so that
+    `pq.read_schema(path).metadata` answers "which model, which cut-off" without parsing."""
+    extra = {b"motionlens.processing": json.dumps(dict(processing)).encode()}
+    extra.update({f"motionlens.{k}".encode(): str(v).encode() for k, v in processing.items() if v is not None})
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+
+
 def _repeat_string(value: str, n: int) -> pa.Array:
     """A plain string column of one repeated value, built from its buffers (fast for millions of rows)."""
     data = value.encode()
@@ -133,7 +160,25 @@ def sessions_table(manifest: dict[str, Any]) -> pa.Table:
         "options_json": json.dumps(manifest.get("options") or {}),
         "metrics_json": json.dumps(manifest.get("metrics") or {}),
     }
-    return _with_meta(pa.Table.from_pylist([row]), "sessions")
+    return with_processing(_with_meta(pa.Table.from_pylist([row]), "sessions"), _manifest_processing(manifest))
+
+
+def _manifest_processing(manifest: dict[str, Any]) -> dict[str, Any]:
+    """`processing_metadata` as far as the manifest tells it (the `sessions` row is written from it)."""
+    from pipeline.metrics.activity import activity_module
+
+    metrics = manifest.get("metrics") or {}
+    scale = metrics.get("scale") or {}
+    model = manifest.get("model") or {}
+    activity = manifest.get("activity")
+    cutoff = metrics.get("filter_cutoff_hz")
+    if cutoff is None and activity:
+        cutoff = float(activity_module(activity).CUTOFF_HZ)
+    return {"activity": activity, "exercise": metrics.get("exercise"), "model": model.get("name"),
+            "model_sha256": model.get("sha256"), "filter": "zero-phase Butterworth (sosfiltfilt)",
+            "filter_cutoff_hz": cutoff, "scale_source": scale.get("source"), "m_per_px": scale.get("m_per_px"),
+            "bar_m_per_px": scale.get("bar_m_per_px"), "fps": (manifest.get("probe") or {}).get("fps"),
+            "pipeline_version": manifest.get("pipeline_version") or __version__}
 
 
 def write_table(table: pa.Table, path: Path) -> Path:

@@ -149,7 +149,7 @@ def test_export_without_gzip_and_table_selection(h: Harness) -> None:
     body = json.loads(r.content)
     assert body["tables"] == ["events", "metrics"] and "keypoints" not in body
     assert h.get(f"/jumping/sessions/{m['session_id']}/export/?tables=secrets").status_code == 400
-    assert h.get(f"/jumping/sessions/{m['session_id']}/export/?format=csv").json()["error"]["code"] == \
+    assert h.get(f"/jumping/sessions/{m['session_id']}/export/?format=xml").json()["error"]["code"] == \
         "invalid_parameter"
 
 

@@ -385,10 +385,10 @@ def test_events_and_metric_rows_match_the_summary():
     assert all(abs(seq.time_s[e.frame] - e.time_s) <= 0.5 / 60 + 1e-9 for e in result.events)
     assert {e.type for e in result.events} == {"foot_strike", "toe_off"}
     by_name = {(m.name, m.unit, m.index): m for m in result.metrics}
-    assert by_name[("cadence", "steps/min", None)].value == result.summary["cadence_spm"]
-    assert by_name[("ground_contact_time", "s", None)].value == result.summary["ground_contact_time_s"]
-    assert by_name[("vertical_oscillation", "cm", None)].value == result.summary["vertical_oscillation_cm"]
-    per_step = [m for m in result.metrics if m.name == "contact_time" and m.index is not None]
+    assert by_name[("cadence_spm", "steps/min", None)].value == result.summary["cadence_spm"]
+    assert by_name[("ground_contact_time_s", "s", None)].value == result.summary["ground_contact_time_s"]
+    assert by_name[("vertical_oscillation_cm", "cm", None)].value == result.summary["vertical_oscillation_cm"]
+    per_step = [m for m in result.metrics if m.name == "contact_time_s" and m.index is not None]
     assert [m.index for m in per_step] == [s["index"] for s in steps if s["contact_time_s"] is not None]
     assert all(m.unit and np.isfinite(m.value) for m in result.metrics)
     json.dumps(result.summary, allow_nan=False)

@@ -13,7 +13,7 @@ from api.auth import current_user, scoped
 from api.context import context, storage_bound
 from api.errors import ApiError
 from api.etag import none_match, not_modified
-from api.exports import JSON_TABLES, export_json
+from api.exports import CSV_TABLES, FILE_FORMATS, JSON_TABLES, export_file, export_json
 from api.i18n import DEFAULT_LANGUAGE, negotiate
 from api.routes import GZIP
 from api.sessions import detail_etag, load_session, require_completed, session_detail
@@ -47,15 +47,30 @@ def _export(activity: str) -> Callable[[Request], Response]:
         fmt = request.query_params.get("format", "json")
         if fmt == "parquet":
             return JSONResponse(_parquet_links(request, manifest, exports))
+        if fmt in FILE_FORMATS:
+            return _export_file(ctx.storage, manifest, exports, fmt, request.query_params.get("table"))
         if fmt != "json":
-            raise ApiError(400, "invalid_parameter", "format must be json or parquet")
+            raise ApiError(400, "invalid_parameter", f"format must be one of json, parquet, {', '.join(FILE_FORMATS)}")
         tables = _requested_tables(request.query_params.get("tables"))
         return Response(export_json(ctx.storage, manifest, exports, tables), media_type="application/json")
 
     export.__doc__ = (f"Export of a {activity} session: keypoints, angles, timestamps, events and metrics as "
                       "column-oriented JSON (gzip when accepted); ?format=parquet gives signed download URLs; "
-                      "?tables=angles,events selects tables.")
+                      "?tables=angles,events selects tables; ?format=trc (OpenSim markers), mot (OpenSim angles) or "
+                      "csv (&table=angles|keypoints|events|metrics) gives one file to download.")
     return export
+
+
+def _export_file(storage: Any, manifest: dict[str, Any], exports: dict[str, str], fmt: str,
+                 table: str | None) -> Response:
+    if fmt == "csv" and table is not None and table not in CSV_TABLES:
+        raise ApiError(400, "invalid_parameter", f"table must be one of {', '.join(CSV_TABLES)}")
+    needed = {"trc": "keypoints", "mot": "angles"}.get(fmt) or table or "angles"
+    if needed not in exports:
+        raise ApiError(404, "export_unavailable", f"this session has no {needed} table")
+    body, media_type, filename = export_file(storage, manifest, exports, fmt, table)
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 def _requested_tables(param: str | None) -> list[str]:

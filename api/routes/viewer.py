@@ -27,7 +27,9 @@ from api.context import context, storage_bound
 from api.errors import ApiError, SessionNotFound
 from api.routes.videos import locate_video
 from api.sessions import load_session, read_session
-from api.viewer import load_angles, viewer_page
+from api.i18n import negotiate
+from api.viewer import bar_path_key, load_angles, viewer_page
+from pipeline.metrics.recommendations import LANGUAGES
 from pipeline.session import is_valid_session_id
 
 SCOPE = "sessions:read"
@@ -82,8 +84,11 @@ def _viewer_page(request: Request) -> Response:
     images = (manifest.get("artifacts") or {}).get("images") or {}
     image_urls = {name: ctx.links.file(request, key) for name, key in images.items()
                   if name in _IMAGES and isinstance(key, str) and key}
+    if bar := bar_path_key(manifest):
+        image_urls["bar_path"] = ctx.links.file(request, bar)
+    lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"), LANGUAGES)
     page = viewer_page(manifest, video_url=ctx.links.file(request, found), angles=load_angles(ctx.storage, manifest),
-                       image_urls=image_urls)
+                       image_urls=image_urls, lang=lang)
     return HTMLResponse(page.html, headers=page.headers)
 
 

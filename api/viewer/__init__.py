@@ -103,9 +103,32 @@ def load_angles(storage: Any, manifest: Mapping[str, Any], max_points: int = MAX
     return angles_payload(data["time_s"], data, cols, max_points)
 
 
+TOP_RECOMMENDATIONS = 3
+
+
+def lift_recommendations(manifest: Mapping[str, Any], lang: str, top: int = TOP_RECOMMENDATIONS) -> list[dict[str, Any]]:
+    """The most severe lift recommendations (stored sorted) as {code, severity, text} in `lang`."""
+    lift = (manifest.get("artifacts") or {}).get("lift_analysis") or {}
+    out = []
+    for rec in (lift.get("recommendations") or [])[:top]:
+        if isinstance(rec, Mapping):
+            text = rec.get("text") or {}
+            out.append({"code": rec.get("code"), "severity": rec.get("severity"),
+                        "text": text.get(lang) or text.get("en") or rec.get("code")})
+    return out
+
+
+def bar_path_key(manifest: Mapping[str, Any]) -> str | None:
+    """Storage key of the lift's bar-path chart, if the session has one."""
+    lift = (manifest.get("artifacts") or {}).get("lift_analysis") or {}
+    return next((c["key"] for c in lift.get("charts") or []
+                 if isinstance(c, Mapping) and c.get("kind") == "bar_path" and isinstance(c.get("key"), str)), None)
+
+
 def viewer_data(manifest: Mapping[str, Any], *, video_url: str, angles: Mapping[str, Any] | None = None,
-                image_urls: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """What the page's script reads: session facts, metrics, events, quality, angles, image URLs."""
+                image_urls: Mapping[str, str] | None = None, lang: str = "en") -> dict[str, Any]:
+    """What the page's script reads: session facts, metrics, events, quality, angles, image URLs and,
+    for lifts, the top recommendations in `lang`."""
     q = manifest.get("quality") or {}
     probe = manifest.get("probe") or {}
     size = [probe.get("width"), probe.get("height")] if probe.get("width") and probe.get("height") else []
@@ -120,6 +143,7 @@ def viewer_data(manifest: Mapping[str, Any], *, video_url: str, angles: Mapping[
         "angles": dict(angles) if angles else {"time_s": [], "series": {}},
         "images": dict(image_urls or {}),
         "pipeline_version": manifest.get("pipeline_version"),
+        "recommendations": lift_recommendations(manifest, lang), "lang": lang,
     }
 
 
@@ -150,12 +174,12 @@ def _sha256(text: str) -> str:
 
 
 def viewer_page(manifest: Mapping[str, Any], *, video_url: str, angles: Mapping[str, Any] | None = None,
-                image_urls: Mapping[str, str] | None = None) -> ViewerPage:
+                image_urls: Mapping[str, str] | None = None, lang: str = "en") -> ViewerPage:
     """The viewer for one session. `video_url` must be playable by the browser (signed, Range-capable)."""
     template, css, js = _assets()
-    data = viewer_data(manifest, video_url=video_url, angles=angles, image_urls=image_urls)
+    data = viewer_data(manifest, video_url=video_url, angles=angles, image_urls=image_urls, lang=lang)
     title = page_title(manifest)
-    values = {"TITLE": escape(title), "STYLE": css, "SCRIPT": js, "DATA": _json_for_script(data),
+    values = {"TITLE": escape(title), "STYLE": css, "SCRIPT": js, "DATA": _json_for_script(data), "LANG": escape(lang),
               "VIDEO_URL": escape(video_url, quote=True)}
     html = re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: values[m.group(1)], template)   # one pass: data cannot inject
     media = " ".join(sorted({_origin(video_url)}))

@@ -120,7 +120,19 @@
     document.querySelector("#items tbody").appendChild(el("tr")).appendChild(el("td", "Nothing detected.", { class: "empty" }));
   }
 
+  const recs = Array.isArray(data.recommendations) ? data.recommendations : [];
+  if (recs.length) {
+    const list = document.getElementById("recs-list");
+    for (const r of recs) list.appendChild(el("li", r.text || r.code || "", { class: `rec ${r.severity || "info"}` }));
+    document.getElementById("recs").hidden = false;
+  }
+
   const images = data.images || {};
+  if (images.bar_path) {
+    const box = document.getElementById("bar-path");
+    box.appendChild(el("img", null, { alt: "Bar path of each rep", src: images.bar_path, loading: "lazy" }));
+    box.hidden = false;
+  }
   if (images.contact_sheet) {
     const box = document.getElementById("images");
     const img = el("img", null, { alt: "Key frames of the session", src: images.contact_sheet, loading: "lazy" });

@@ -9,12 +9,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.metrics.angles import compute_angles
+from pipeline.metrics.angles import SEGMENT_ANGLES, compute_angles
+from pipeline.metrics.movement import movement_warnings
 from pipeline.metrics.result import ActivityResult
 from pipeline.metrics.view import ViewInfo, detect_view, facing_sign
 from pipeline.options import AnalysisOptions
 from pipeline.pose.cleaning import clean
 from pipeline.pose.sequence import PoseSequence
+
+
+# directions that wrap at ±180° (segment angles from horizontal), unlike joint angles
+CIRCULAR_ANGLES = frozenset(d.name for d in SEGMENT_ANGLES)
 
 
 @dataclass(frozen=True)
@@ -43,16 +48,32 @@ def analyze_pose(raw: PoseSequence, options: AnalysisOptions, *, bar_xy: NDArray
                              "weightlifting": {"bar_xy": bar_xy, "plate_radius_px": plate_radius_px},
                              }.get(options.activity, {})
     result = module.analyze(seq, angles, view, options, **extra)
+    result.warnings += movement_warnings(seq, options)
     return Analysis(raw, seq, view, angles, result, bar_xy)
 
 
-def angle_summary(angles: dict[str, NDArray[np.float64]]) -> dict[str, dict[str, float | str | None]]:
-    """min / max / mean of every angle over the clip (None when never measured)."""
-    out: dict[str, dict[str, float | str | None]] = {}
+def angle_summary(angles: dict[str, NDArray[np.float64]]) -> dict[str, dict[str, float | str | bool | None]]:
+    """min / max / mean of every angle over the clip (None when never measured).
+
+    Segment angles (thigh, trunk, ...) are directions in (-180, 180]: a thigh near vertical-behind
+    reads 179° then -179°, whose arithmetic mean (0°) points the other way. Their mean is the
+    circular mean, and min/max are taken after unwrapping around it (so they may pass ±180°:
+    a max of 190° is 10° past the wrap), flagged `circular: true`."""
+    out: dict[str, dict[str, float | str | bool | None]] = {}
     for name, v in angles.items():
         ok = np.isfinite(v)
-        out[name] = {"min": _r(v[ok].min()) if ok.any() else None, "max": _r(v[ok].max()) if ok.any() else None,
-                     "mean": _r(v[ok].mean()) if ok.any() else None, "unit": "deg"}
+        if not ok.any():
+            out[name] = {"min": None, "max": None, "mean": None, "unit": "deg", "circular": name in CIRCULAR_ANGLES}
+            continue
+        x = v[ok]
+        if name in CIRCULAR_ANGLES:
+            rad = np.deg2rad(x)
+            mean = float(np.rad2deg(np.arctan2(np.sin(rad).mean(), np.cos(rad).mean())))
+            x = mean + (x - mean + 180.0) % 360.0 - 180.0    # each value within ±180° of the mean
+        else:
+            mean = float(x.mean())
+        out[name] = {"min": _r(x.min()), "max": _r(x.max()), "mean": _r(mean), "unit": "deg",
+                     "circular": name in CIRCULAR_ANGLES}
     return out
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.metrics.gait_events import SIDES, Contacts, detect_contacts, runs
+from pipeline.metrics.naming import unit_of
 from pipeline.metrics.result import ActivityResult, Event, Metric
 from pipeline.metrics.view import ViewInfo, facing_sign
 from pipeline.options import AnalysisOptions
@@ -468,39 +469,38 @@ def _nearest_frame(t: FloatArray, when: FloatArray) -> NDArray[np.int64]:
     return np.where(when - t[i - 1] <= t[i] - when, i - 1, i)
 
 
-_UNITS = {"s": "s", "pct": "%", "deg": "deg", "px": "px", "cm": "cm", "m": "m", "spm": "steps/min", "m_s": "m/s"}
-
-
-def _unit(key: str) -> tuple[str, str]:
-    """Metric name and unit from a summary key like `ground_contact_time_s`."""
-    for suffix in ("m_s", "spm", "pct", "deg", "px", "cm", "s", "m"):
-        if key.endswith("_" + suffix):
-            return key[: -len(suffix) - 1], _UNITS[suffix]
-    return key, "ratio"
-
-
 def metric_rows(summary: dict[str, Any], steps: Steps, per_step: dict[str, FloatArray]) -> list[Metric]:
-    """Session totals (index None, per side where split) and per-step values."""
+    """Session totals (index None, per side where split) and per-step values, named as in the manifest
+    (`unit_of`: the unit suffix stays in the name). A distance in px is kept only where its cm value
+    is missing (no athlete height): one row per (name, side, index), one unit per quantity."""
     rows: list[Metric] = []
     for key, value in summary.items():
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number and key not in ("step_count", "filter_cutoff_hz"):
-            name, unit = _unit(key)
-            rows.append(Metric(name, float(value), unit))
+        if number and key != "filter_cutoff_hz" and not _calibrated_twin(key, summary.get(_cm_twin(key))):
+            rows.append(Metric(key, float(value), unit_of(key)))
         elif key.endswith("_by_side_s") and isinstance(value, dict):
-            for side, v in value.items():
-                if v is not None:
-                    rows.append(Metric(key.replace("_by_side_s", ""), float(v), "s", side))
-    rows.append(Metric("step_count", float(summary["step_count"]), "steps"))
+            name = key.replace("_by_side", "")
+            rows.extend(Metric(name, float(v), "s", side) for side, v in value.items() if v is not None)
     skip = {"stride_time_s", "double_support_s"}
     sides = [SIDES[k] for k in steps.side.tolist()]
     for key, values in per_step.items():
         if key in skip:
             continue
-        name, unit = _unit(key)
-        vals = values.tolist()
-        rows.extend(Metric(name, vals[i], unit, sides[i], i) for i in np.flatnonzero(np.isfinite(values)).tolist())
+        keep = np.isfinite(values)
+        if key.endswith("_px") and _cm_twin(key) in per_step:
+            keep &= ~np.isfinite(per_step[_cm_twin(key)])
+        vals, unit = values.tolist(), unit_of(key)
+        rows.extend(Metric(key, vals[i], unit, sides[i], i) for i in np.flatnonzero(keep).tolist())
     return rows
+
+
+def _cm_twin(key: str) -> str:
+    return key[:-3] + "_cm" if key.endswith("_px") else ""
+
+
+def _calibrated_twin(key: str, cm_value: Any) -> bool:
+    """A px summary whose cm twin is known: the cm row says it."""
+    return key.endswith("_px") and isinstance(cm_value, (int, float)) and math.isfinite(cm_value)
 
 
 # --- no gait / warnings ------------------------------------------------------------------------
