@@ -310,8 +310,9 @@ def test_fragmented_events_are_flagged_and_their_timings_withheld(monkeypatch):
     assert s["steps"] and all(st[k] is None for st in s["steps"] for k in ("contact_time_s", "flight_time_s",
                                                                            "step_time_s", "duty_factor"))
     names = {m.name for m in result.metrics}
-    assert "cadence" in names and not names & {"contact_time", "ground_contact_time", "flight_time", "duty_factor",
-                                               "step_time", "overstride", "knee_flexion_at_contact"}
+    assert "cadence_spm" in names and not names & {"contact_time_s", "ground_contact_time_s", "flight_time_s",
+                                                   "duty_factor", "step_time_s", "overstride_px", "overstride_cm",
+                                                   "knee_flexion_at_contact_deg"}
     json.dumps(s, allow_nan=False)
 
 
