@@ -11,6 +11,7 @@ import logging
 import shutil
 import threading
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Protocol, get_type_hints
@@ -21,6 +22,7 @@ from pipeline import __version__ as pipeline_version
 from pipeline.errors import InvalidOption, PipelineError
 from pipeline.manifest import failed
 from pipeline.options import AnalysisOptions
+from pipeline.sources import prefetched
 from pipeline.session import read_manifest, utc_now_iso, write_manifest
 from pipeline.storage import Storage
 
@@ -40,6 +42,10 @@ def default_submitter(storage: Storage, activity: str, source: str, options: dic
     from pipeline.analysis import submit_local  # imported on first use: pulls in mediapipe
 
     return submit_local(storage, activity, source, options, owner, session_id=session_id)
+
+
+# Analyses in this process: `Submissions` downloads a remote source before the CPU slot is taken.
+default_submitter.prefetch = True  # type: ignore[attr-defined]
 
 
 def parse_options(raw: Mapping[str, Any], activity: str, owner: str) -> dict[str, Any]:
@@ -104,7 +110,9 @@ class Submissions:
     def _run(self, session_id: str, activity: str, source: str, options: dict[str, Any], owner: str,
              workdir: Path) -> None:
         try:
-            with self._slots:
+            # A remote source is fetched before taking a CPU slot: a slow one holds only its own thread.
+            fetch_first = prefetched(source, workdir) if getattr(self.submitter, "prefetch", False) else nullcontext()
+            with fetch_first, self._slots:
                 self.submitter(self.storage, activity, source, options, owner, session_id=session_id)
         except Exception as exc:
             log.exception("analysis of session %s failed", session_id)

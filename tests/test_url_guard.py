@@ -5,50 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
 from pipeline.url_guard import ALLOWLIST_ENV, UnsafeUrl, check_url, guarded_client
-
-
-class Recorder:
-    """A loopback HTTP server that answers `routes[path] = (status, headers, body)` and records Host headers."""
-
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.hosts: list[str] = []
-        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                recorder.hosts.append(self.headers.get("Host", ""))
-                status, headers, body = recorder.routes.get(self.path, (200, {}, b"ok"))
-                self.send_response(status)
-                for k, v in {**headers, "Content-Length": str(len(body))}.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer((host, 0), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://{host}:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Recorder:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.loopback_http import Recorder
 
 
 @pytest.fixture
