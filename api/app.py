@@ -18,6 +18,7 @@ from api.routes.sessions import session_routes
 from api.routes.submit import submit_routes
 from api.routes.videos import video_routes
 from api.routes.viewer import viewer_routes
+from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
 from api.submissions import Submissions, Submitter, default_submitter
 from pipeline.storage import Storage
@@ -44,7 +45,8 @@ def create_app(storage: Storage, settings: ApiSettings | None = None, *, rendere
     app = Starlette(
         routes=[*meta_routes(), *session_routes(), *video_routes(), *viewer_routes(), *submit_routes(),
                 *file_routes()],
-        middleware=[Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],
+        middleware=[Middleware(SecurityHeaders),
+                    Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.ctx = ctx

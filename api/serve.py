@@ -14,4 +14,4 @@ def serve(storage_uri: str | None, host: str, port: int) -> None:
 
     app = create_app(open_storage(storage_uri), ApiSettings.from_env(), **api_hooks())
     # proxy_headers: behind a reverse proxy, links use the client-facing scheme and host.
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info", server_header=False)

@@ -66,6 +66,12 @@ class DownloadFailed(PipelineError):
     code = "download_failed"
 
 
+class SessionCorrupt(PipelineError):
+    """A stored session.json that is not a JSON object (a damaged file, a bad manual edit)."""
+
+    code = "session_corrupt"
+
+
 class SourceUnreachable(PipelineError):
     """A remote source could not be fetched. One code and one message whatever the cause (refused,
     DNS, HTTP error, too slow, not a video, missing or forbidden object): a caller probing the

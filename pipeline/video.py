@@ -121,7 +121,26 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> ProbeInfo:
         raise VideoTooLarge(f"{path.name} is {info.width}x{info.height}; the limit is {limits.max_pixels} pixels")
     if info.duration_s > limits.max_duration_s:
         raise VideoTooLong(f"{path.name} lasts {info.duration_s:.0f} s; the limit is {limits.max_duration_s:.0f} s")
+    _check_complete(path)
     return info
+
+
+def _check_complete(path: Path, min_share: float = 0.8) -> None:
+    """A file cut short (an interrupted upload or copy) keeps a header that declares every frame, and
+    the decoder stops at the cut without an error: count the packets that are really there (one
+    demux pass, no decoding). The share tolerated is that of `iter_frames` for a damaged tail."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        declared = int(stream.frames or 0)
+        if not declared:  # Matroska/WebM declare no count: the decoder's check is all there is
+            return
+        try:
+            present = sum(1 for packet in container.demux(stream) if packet.size)
+        except av.error.FFmpegError as exc:
+            raise TruncatedVideo(f"{path.name} is damaged ({exc}); upload the whole file again") from exc
+    if present < min_share * declared:
+        raise TruncatedVideo(f"{path.name} is incomplete: {present} of its {declared} frames are in the file; "
+                             "upload the whole file again")
 
 
 def _duration_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
