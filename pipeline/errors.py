@@ -72,10 +72,11 @@ class SessionCorrupt(PipelineError):
     code = "session_corrupt"
 
 
-class SourceUnreachable(PipelineError):
+class SourceUnreachable(DownloadFailed):
     """A remote source could not be fetched. One code and one message whatever the cause (refused,
     DNS, HTTP error, too slow, not a video, missing or forbidden object): a caller probing the
-    network through us learns nothing; the cause goes to the server log."""
+    network through us learns nothing; the cause goes to the server log. A DownloadFailed, so the
+    flows retry it as before (every cause alike: retries tell nothing either)."""
 
     code = "source_unreachable"
 

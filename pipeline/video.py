@@ -121,15 +121,18 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> ProbeInfo:
         raise VideoTooLarge(f"{path.name} is {info.width}x{info.height}; the limit is {limits.max_pixels} pixels")
     if info.duration_s > limits.max_duration_s:
         raise VideoTooLong(f"{path.name} lasts {info.duration_s:.0f} s; the limit is {limits.max_duration_s:.0f} s")
-    _check_complete(path)
     return info
 
 
-def _check_complete(path: Path, min_share: float = 0.8) -> None:
-    """A file cut short (an interrupted upload or copy) keeps a header that declares every frame, and
-    the decoder stops at the cut without an error: count the packets that are really there (one
-    demux pass, no decoding). The share tolerated is that of `iter_frames` for a damaged tail."""
+def check_complete(path: str | Path, min_share: float = 0.8) -> None:
+    """TruncatedVideo for a file cut short (an interrupted upload or copy): its header still declares
+    every frame and the decoder stops at the cut without an error, so count the packets really there
+    (one demux pass, no decoding; the analysis' ingest does it once, not every `probe`). The share
+    tolerated is that of `iter_frames` for a damaged tail."""
+    path = Path(path)
     with _open(path) as container:
+        if not container.streams.video:
+            return  # probe has said so already
         stream = container.streams.video[0]
         declared = int(stream.frames or 0)
         if not declared:  # Matroska/WebM declare no count: the decoder's check is all there is
