@@ -71,7 +71,7 @@ def fetch_source(source: str, dest_dir: Path, *, max_bytes: int, limits: FetchLi
     if scheme == "gs":
         return _download_gcs(source, dest_dir, max_bytes)
     if scheme not in ("", "file") and "://" in source:
-        log.info("source %s refused: scheme %r", source, scheme)
+        log.warning("source %s refused: scheme %r", source, scheme)
         raise SourceUnreachable()
     path = Path(unquote(urlparse(source).path)) if scheme == "file" else Path(source)
     if not path.exists():
@@ -160,7 +160,7 @@ def _download_http(url: str, dest_dir: Path, max_bytes: int, limits: FetchLimits
         raise
     except (UnsafeUrl, httpx.HTTPError, _Refused, OSError) as exc:
         dest.unlink(missing_ok=True)
-        log.info("source %s unreachable: %s: %s", url, type(exc).__name__, exc)
+        log.warning("source %s unreachable: %s: %s", url, type(exc).__name__, exc)
         raise SourceUnreachable() from None
     final = dest.with_name(f"source{suffix}")
     dest.rename(final)
@@ -191,6 +191,6 @@ def _download_gcs(uri: str, dest_dir: Path, max_bytes: int) -> Path:
     except VideoTooLarge:
         raise
     except PipelineError as exc:  # missing, forbidden, unreachable: the same answer
-        log.info("source %s unreachable: %s: %s", uri, exc.code, exc.message)
+        log.warning("source %s unreachable: %s: %s", uri, exc.code, exc.message)
         raise SourceUnreachable() from None
     return dest
