@@ -91,8 +91,10 @@ def _session_corrupt(request: Request, exc: Exception) -> Response:
 
 
 def _internal_error(request: Request, exc: Exception) -> Response:
-    # ServerErrorMiddleware logs the traceback; the client only gets the JSON error.
-    return error_response(500, "internal_error", "unexpected server error; it has been logged")
+    # ServerErrorMiddleware logs the traceback; the client only gets the JSON error. It answers
+    # outside the other middleware, so the security headers (api/security_headers.py) are set here.
+    return error_response(500, "internal_error", "unexpected server error; it has been logged",
+                          {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]

@@ -4,6 +4,7 @@ header, the security headers are on every answer, and the pose cache is per owne
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,10 @@ from api.settings import ApiSettings
 from pipeline import pose_cache
 from pipeline.analysis import run_session
 from pipeline.options import AnalysisOptions
-from pipeline.session import artifact_key, is_valid_session_id, manifest_key, new_session_id, write_manifest
+from pipeline.session import artifact_key, is_valid_session_id, manifest_key, new_session_id
 from pipeline.storage import LocalStorage, check_key
 from tests.conftest import clip_path
-from tests.support_api import Harness, build_harness, make_session, serve_in_subprocess
+from tests.support_api import Harness, TestClient, build_harness, make_session, serve_in_subprocess
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_a_truncated_mp4_fails_as_truncated_video(tmp_path: Path) -> None:
 @pytest.mark.parametrize("target", ["/etc/passwd", "auth/signing.key"])
 def test_symlinks_in_the_store_are_not_followed(h: Harness, target: str) -> None:
     sid = make_session(h.storage)["session_id"]
-    h.app.state.ctx.links.signer  # creates auth/signing.key
+    assert h.app.state.ctx.links.signer is not None  # creates auth/signing.key
     link = h.storage.path(artifact_key(sid, "x.png"))
     os.symlink(target if target.startswith("/") else h.storage.path(target), link)
     assert_error(h.client.get(file_link(h, artifact_key(sid, "x.png"))), 404, "file_not_found")
@@ -165,6 +166,15 @@ def test_security_headers_on_every_answer(h: Harness) -> None:
     assert answers[3].headers["cache-control"].startswith("private, max-age=")  # files keep their own
 
 
+def test_a_500_carries_the_headers_too(h: Harness) -> None:
+    m = make_session(h.storage)
+    h.storage.write_bytes(manifest_key(m["session_id"]), json.dumps({**m, "artifacts": 5}).encode())  # a bug's trigger
+    r = TestClient(h.app, raise_server_exceptions=False).get(f"/jumping/sessions/{m['session_id']}/",
+                                                             headers=h.headers())
+    assert r.status_code == 500 and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+
+
 @pytest.mark.slow
 def test_served_api_sends_no_server_banner(tmp_path: Path) -> None:
     with serve_in_subprocess(str(tmp_path / "store")) as base:
@@ -184,4 +194,3 @@ def test_pose_cache_entries_are_per_owner() -> None:
 
 def test_session_ids_stay_valid() -> None:
     assert all(is_valid_session_id(new_session_id()) for _ in range(200))
-    write_manifest  # noqa: B018 - imported for the corrupt-manifest helpers above
