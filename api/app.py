@@ -26,6 +26,7 @@ from api.routes.videos import video_routes
 from api.routes.viewer import viewer_routes
 from api.routes.webhooks import webhook_routes
 from api.session_index import SessionIndex
+from api.security_headers import SecurityHeaders
 from api.settings import ApiSettings
 from api.submissions import Submissions, Submitter, default_submitter
 from pipeline.storage import Storage
@@ -57,7 +58,7 @@ def create_app(storage: Storage, settings: ApiSettings | None = None, *, rendere
     app = Starlette(
         routes=[*meta_routes(), *docs_routes(), *listing_routes(), *session_routes(), *video_routes(), *viewer_routes(),
                 *submit_routes(), *file_routes(), *webhook_routes()],
-        middleware=[*cors_middleware(settings),
+        middleware=[*cors_middleware(settings), Middleware(SecurityHeaders),
                     Middleware(AuthenticationMiddleware, backend=ApiKeyBackend(storage), on_error=on_auth_error)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,  # recovery at start-up, drain on stop; TestClient runs it only in a `with`

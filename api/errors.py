@@ -15,7 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pipeline.errors import StorageUnavailable
+from api.redact import without_paths
+from pipeline.errors import SessionCorrupt, StorageUnavailable
 
 log = logging.getLogger("motionlens.api")
 
@@ -44,7 +45,7 @@ class SessionNotFound(ApiError):
 
 def error_response(status_code: int, code: str, message: str,
                    headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status_code,
+    return JSONResponse({"error": {"code": code, "message": without_paths(message)}}, status_code=status_code,
                         headers=dict(headers or {}))
 
 
@@ -85,9 +86,17 @@ def _storage_unavailable(request: Request, exc: Exception) -> Response:
                           {"Retry-After": "30"})
 
 
+def _session_corrupt(request: Request, exc: Exception) -> Response:
+    # The stored record cannot be read: a stable code for the client, the details for the operator.
+    log.warning("damaged session record on %s: %s", request.url.path, exc)
+    return error_response(409, "session_corrupt", "this session's stored record is damaged; it has been logged")
+
+
 def _internal_error(request: Request, exc: Exception) -> Response:
-    # ServerErrorMiddleware logs the traceback; the client only gets the JSON error.
-    return error_response(500, "internal_error", "unexpected server error; it has been logged")
+    # ServerErrorMiddleware logs the traceback; the client only gets the JSON error. It answers
+    # outside the other middleware, so the security headers (api/security_headers.py) are set here.
+    return error_response(500, "internal_error", "unexpected server error; it has been logged",
+                          {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
 
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
@@ -96,6 +105,7 @@ EXCEPTION_HANDLERS: dict[Any, Handler] = {
     ApiError: _api_error,
     HTTPException: _http_exception,
     StorageUnavailable: _storage_unavailable,
+    SessionCorrupt: _session_corrupt,
     FileNotFoundError: _missing_artifact,
     OSError: _storage_unavailable,
     Exception: _internal_error,

@@ -23,8 +23,8 @@ from pipeline.storage import Storage
 SCOPES = ("sessions:read", "exports:read", "videos:generate", "sessions:write", "admin")
 DEFAULT_SCOPES = ("sessions:read", "exports:read", "videos:generate")
 KEYS_PREFIX = "auth/keys/"
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
-_OWNER_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+TOKEN_RE = re.compile(r"\A[A-Za-z0-9_-]{20,128}\Z")  # \Z, not $: "$" also matches before a final "\n"
+_OWNER_RE = re.compile(r"\A[A-Za-z0-9._@-]{1,64}\Z")
 _TOKEN_TAG = "mlk_"  # makes leaked tokens recognisable to secret scanners
 _MIN_REVOKE_PREFIX = 6
 

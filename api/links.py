@@ -8,6 +8,7 @@ its own `/files/` route, which serves the file with Range support.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from urllib.parse import quote
 
@@ -45,7 +46,24 @@ class Links:
             self._signer = LinkSigner(secret)
 
     def base(self, request: Request) -> str:
-        return (self.settings.public_base_url or str(request.base_url)).rstrip("/")
+        """Where links point: `MOTIONLENS_PUBLIC_URL`; else, only when the operator trusts its proxy,
+        X-Forwarded-Proto/-Host; else the address the server listens on. Never the Host header: a
+        client could make the API hand out (and caches keep) signed links to a host of its choice."""
+        if self.settings.public_base_url:
+            return self.settings.public_base_url.rstrip("/")
+        scope = request.scope
+        scheme, root = scope.get("scheme", "http"), scope.get("root_path", "")
+        if self.settings.trust_proxy_headers:
+            host = _first(request.headers.get("x-forwarded-host"))
+            if host and _HOST_RE.fullmatch(host):
+                proto = _first(request.headers.get("x-forwarded-proto"))
+                return f"{proto if proto in ('http', 'https') else scheme}://{host}{root}".rstrip("/")
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host, port = str(server[0]), server[1]
+        if ":" in host:
+            host = f"[{host}]"
+        default = {"http": 80, "https": 443}.get(scheme)
+        return f"{scheme}://{host}{'' if port in (None, default) else f':{port}'}{root}".rstrip("/")
 
     def route(self, request: Request, name: str, **path_params: str) -> str:
         return self.route_at(self.base(request), request, name, **path_params)
@@ -76,6 +94,14 @@ class Links:
 
     def file_or_none(self, request: Request, key: object) -> str | None:
         return self.file(request, key) if isinstance(key, str) and key else None
+
+
+_HOST_RE = re.compile(r"[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+
+
+def _first(value: str | None) -> str:
+    # A proxy chain appends: the first value is what the outermost proxy received.
+    return (value or "").split(",")[0].strip().lower()
 
 
 @functools.lru_cache(maxsize=4096)  # the same session ids and storage keys, quoted for every link

@@ -20,12 +20,13 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from api.errors import error_response
+from api.errors import ApiError, error_response
 from api.etag import none_match, not_modified, stat_etag
 from pipeline.storage import Storage
 
 CHUNK = 256 * 1024
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"bytes=([0-9]*)-([0-9]*)")  # fullmatch; ASCII digits only
+_MAX_DIGITS = 18  # more than any file's size: longer numbers are read as "beyond the end"
 _TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".mkv": "video/x-matroska",
           ".avi": "video/x-msvideo", ".parquet": "application/vnd.apache.parquet", ".png": "image/png",
           ".json": "application/json", ".npz": "application/octet-stream"}
@@ -39,21 +40,27 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The inclusive (first, last) byte range asked for, or None to send the whole file."""
     if not header:
         return None
-    m = _RANGE_RE.match(header.replace(" ", ""))
+    m = _RANGE_RE.fullmatch(header.replace(" ", ""))
     if m is None or m.group(1) == m.group(2) == "":
         return None
     first, last = m.group(1), m.group(2)
     if first == "":  # suffix range: the last N bytes
-        n = int(last)
+        n = _position(last)
         if n == 0 or size == 0:
             raise RangeNotSatisfiable
         return max(0, size - n), size - 1
-    start = int(first)
-    if last and int(last) < start:
+    start = _position(first)
+    if last and _position(last) < start:
         return None  # syntactically invalid: ignore the header
     if start >= size:
         raise RangeNotSatisfiable
-    return start, min(int(last), size - 1) if last else size - 1
+    return start, min(_position(last), size - 1) if last else size - 1
+
+
+def _position(digits: str) -> int:
+    # int() of thousands of digits raises (and costs); anything this long is past any file's end.
+    stripped = digits.lstrip("0") or "0"
+    return int(stripped) if len(stripped) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
 def media_type(key: str) -> str:
@@ -76,7 +83,12 @@ def local_copy(storage: Storage, key: str) -> tuple[Path, BackgroundTask | None]
     """A path to read the object from: the file itself for a local store, else a temporary copy."""
     path_of = getattr(storage, "path", None)
     if callable(path_of):
-        return Path(path_of(key)), None
+        path = Path(path_of(key))
+        # No symlink anywhere below the store's root: a link at sessions/<id>/x.png -> /etc/passwd
+        # (or -> auth/signing.key, inside the store) is not the file the key names.
+        if path.resolve() != path.absolute():
+            raise ApiError(404, "file_not_found", "no such file")
+        return path, None
     fd, tmp = tempfile.mkstemp(prefix="motionlens-media-", suffix=Path(key).suffix)
     os.close(fd)
     storage.download_file(key, Path(tmp))

@@ -37,7 +37,7 @@ def serve(storage_uri: str | None, host: str, port: int) -> None:
     config = uvicorn.Config(
         app, host=host, port=port,
         proxy_headers=True,  # behind a reverse proxy, links use the client-facing scheme and host
-        log_level="info",
+        log_level="info", server_header=False,
         http=GuardedH11Protocol.configured(settings.header_timeout_s, settings.max_connections),
         timeout_keep_alive=settings.keep_alive_s,
         limit_concurrency=settings.max_connections,

@@ -20,12 +20,13 @@ from api.cache import FileCache, cacheable
 from api.context import AppContext
 from api.errors import ApiError, SessionNotFound
 from api.etag import weak
-from pipeline.session import is_valid_session_id, manifest_key
+from api.redact import public_error, without_paths
+from pipeline.session import is_valid_session_id, manifest_key, parse_manifest
 from pipeline.storage import Storage
 
 _PROBE_FIELDS = ("duration_s", "fps", "frame_count", "width", "height", "rotation", "codec")
 # Parsed manifests of a local store, validated by a stat on every read (api/cache.py).
-_manifests: FileCache[dict[str, Any]] = FileCache(json.loads, maxsize=256)
+_manifests: FileCache[dict[str, Any]] = FileCache(parse_manifest, maxsize=256)
 _STATIC_CACHE_SIZE = 256
 _static_cache: OrderedDict[tuple[int, int], tuple[dict[str, Any], object, _StaticMembers]] = OrderedDict()
 _static_lock = threading.Lock()
@@ -59,7 +60,7 @@ def read_session(storage: Storage, session_id: str) -> dict[str, Any]:
 
 def failure_reason(manifest: dict[str, Any]) -> str:
     error = manifest.get("error") or {}
-    return f"{error.get('code', 'unknown_error')}: {error.get('message', 'the analysis failed')}"
+    return f"{error.get('code', 'unknown_error')}: {without_paths(str(error.get('message', 'the analysis failed')))}"
 
 
 def require_completed(manifest: dict[str, Any], retry_after_s: int) -> None:
@@ -160,7 +161,7 @@ def _static_members(ctx: AppContext, manifest: dict[str, Any]) -> _StaticMembers
             "session_id": manifest["session_id"],
             "activity": manifest["activity"],
             "status": manifest.get("status"),
-            "error": manifest.get("error"),
+            "error": public_error(manifest.get("error")),
         }),
         middle=_members({
             "urls_expire_in_s": settings.link_ttl_s,

@@ -9,9 +9,12 @@ from zoneinfo import ZoneInfo
 
 @dataclass(frozen=True)
 class ApiSettings:
-    # Base of the links the API hands out (signed file links, `links`); None = the request's own
-    # base URL, which is right unless a proxy rewrites the host.
+    # Base of the links the API hands out (signed file links, `links`), e.g. https://api.example.com.
+    # None = the trusted proxy's X-Forwarded-* headers (below), else the address the server
+    # listens on; never the client's Host header. Set it in every deployment.
     public_base_url: str | None = None
+    # Take X-Forwarded-Proto/-Host from the proxy in front (only when one always sets them).
+    trust_proxy_headers: bool = False
     # Timezone of `created_at.date/time` in session details.
     timezone: str = "UTC"
     # Lifetime of signed links (HMAC links and GCS V4 URLs).
@@ -63,6 +66,7 @@ class ApiSettings:
         env = os.environ
         return cls(
             public_base_url=env.get("MOTIONLENS_PUBLIC_URL") or None,
+            trust_proxy_headers=env.get("MOTIONLENS_TRUST_PROXY_HEADERS", "").lower() in ("1", "true", "yes"),
             timezone=env.get("MOTIONLENS_TIMEZONE", "UTC"),
             link_ttl_s=int(env.get("MOTIONLENS_LINK_TTL_S", "3600")),
             signing_secret=env.get("MOTIONLENS_SIGNING_SECRET") or None,

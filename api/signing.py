@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import logging
 import time
@@ -19,6 +20,8 @@ from pipeline.storage import Storage
 log = logging.getLogger("motionlens.api")
 
 SECRET_KEY = "auth/signing.key"
+# ASCII digits only: str.isdigit() also accepts "²" and other digits int() refuses.
+_EXP_RE = re.compile(r"[0-9]{1,12}")
 
 
 class LinkSigner:
@@ -38,7 +41,7 @@ class LinkSigner:
 
     def check(self, key: str, exp: str | None, sig: str | None, now: float | None = None) -> str | None:
         """None when the link is valid, else why not."""
-        if not exp or not sig or not exp.isdigit() or len(exp) > 12:
+        if not exp or not sig or _EXP_RE.fullmatch(exp) is None:
             return "the link is missing its exp/sig parameters"
         if not hmac.compare_digest(sig.encode(), self.signature(key, int(exp)).encode()):
             return "the link signature is invalid"

@@ -9,8 +9,10 @@ must end it `completed` or `failed`. If it raises instead, the session is marked
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +28,9 @@ from pipeline.manifest import with_status
 from pipeline.options import AnalysisOptions
 from pipeline.recovery import record_failed
 from pipeline.session import artifact_key, read_manifest, utc_now_iso, write_manifest
+from pipeline.sources import prefetched
 from pipeline.storage import LocalStorage, Storage
+from pipeline.tempdirs import make_temp_dir
 
 log = logging.getLogger("motionlens.api")
 
@@ -42,6 +46,10 @@ def default_submitter(storage: Storage, activity: str, source: str, options: dic
     from pipeline.analysis import submit_local  # imported on first use: pulls in mediapipe
 
     return submit_local(storage, activity, source, options, owner, session_id=session_id)
+
+
+# Analyses in this process: `Submissions` downloads a remote source before the CPU slot is taken.
+default_submitter.prefetch = True  # type: ignore[attr-defined]
 
 
 def parse_options(raw: Mapping[str, Any], activity: str, owner: str) -> dict[str, Any]:
@@ -118,20 +126,27 @@ class Submissions:
     def _run(self, lease: leases.Lease) -> None:
         session_id = lease.session_id
         handed_back = False
+        workdir: Path | None = None
         try:
-            while not self._slots.acquire(timeout=0.5):
-                if self.lifecycle.draining:
-                    handed_back = True  # still queued: the next process to start runs it
-                    return
-            try:
-                self.submitter(self.storage, lease.activity, lease.source, lease.options, lease.owner,
-                               session_id=session_id)
-            finally:
-                self._slots.release()
+            # A remote source is fetched before taking a CPU slot: a slow one holds only its own thread.
+            workdir = make_temp_dir(f"fetch-{session_id}")
+            prefetch = getattr(self.submitter, "prefetch", False)
+            with prefetched(lease.source, workdir) if prefetch else nullcontext():
+                while not self._slots.acquire(timeout=0.5):
+                    if self.lifecycle.draining:
+                        handed_back = True  # still queued: the next process to start runs it
+                        return
+                try:
+                    self.submitter(self.storage, lease.activity, lease.source, lease.options, lease.owner,
+                                   session_id=session_id)
+                finally:
+                    self._slots.release()
         except Exception as exc:
             log.exception("analysis of session %s failed", session_id)
             self._mark_failed(session_id, exc)
         finally:
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
             if not handed_back:
                 with self._mine_lock:
                     self._mine.pop(session_id, None)

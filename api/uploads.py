@@ -8,6 +8,7 @@ the rest is read), whatever the client claims the content type is.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,26 +21,14 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from api.errors import ApiError
+from pipeline.containers import SNIFF_BYTES as _SNIFF_BYTES
+from pipeline.containers import sniff_container  # noqa: F401 - part of this module's interface
+from pipeline.url_guard import is_allowed
 
 VIDEO_FIELD = "video"
-_SNIFF_BYTES = 64
 _MAX_FIELDS = 32
 _MAX_FIELD_BYTES = 4096
 _FORM_OVERHEAD = 64 * 1024  # multipart boundaries and option fields on top of the video itself
-_QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
-
-
-def sniff_container(head: bytes) -> str | None:
-    """The file suffix for a video container recognised by its magic bytes, else None."""
-    if head[4:8] == b"ftyp":
-        return ".mov" if head[8:12] == b"qt  " else ".mp4"
-    if head[4:8] in _QUICKTIME_ATOMS:
-        return ".mov"
-    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska / WebM
-        return ".webm" if b"webm" in head[:_SNIFF_BYTES] else ".mkv"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return ".avi"
-    return None
 
 
 def too_large(max_bytes: int) -> ApiError:
@@ -224,7 +213,9 @@ async def read_json(request: Request, limit: int = 64 * 1024) -> bytes:
 
 
 def check_video_url(url: object, allow_private: bool) -> str:
-    """Only http(s) and gs URLs; no loopback/private hosts unless allowed (the server fetches them)."""
+    """Only http(s) and gs URLs; refuses at once a host that is spelled as a non-public address
+    (any spelling: `2130706433`, `127.1`, `[::ffff:127.0.0.1]`...). Names are resolved and judged
+    when fetched (`pipeline.url_guard`), where every failure reads the same: `source_unreachable`."""
     if not isinstance(url, str) or len(url) > 2048:
         raise ApiError(422, "invalid_video_url", "video_url must be a URL string")
     parsed = urlparse(url)
@@ -241,5 +232,8 @@ def _is_private_ip(host: str) -> bool:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        return False
-    return not ip.is_global
+        try:  # the C library's spellings of IPv4: 2130706433, 127.1, 0x7f000001, 0177.0.0.1, 0
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return False
+    return not is_allowed(ip)

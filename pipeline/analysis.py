@@ -29,7 +29,7 @@ from pipeline.session import artifact_key, export_key, new_session_id, read_mani
 from pipeline.sources import fetch_source
 from pipeline.storage import Storage
 from pipeline.tempdirs import make_temp_dir
-from pipeline.video import Frame, ProbeInfo, VideoLimits, probe
+from pipeline.video import Frame, ProbeInfo, VideoLimits, check_complete, probe
 
 ProgressFn = Callable[[Frame], None]
 
@@ -61,6 +61,7 @@ def ingest(source: str, ws: Workspace, limits: VideoLimits) -> tuple[Path, dict[
     """Bring the video into the workspace and probe it (raises a specific PipelineError)."""
     path = fetch_source(source, ws.root, max_bytes=limits.max_bytes)
     info = probe(path, limits)
+    check_complete(path)  # a cut-short upload fails as truncated_video now, not as fewer frames later
     src = {"uri": source, "filename": Path(source).name, "sha256": sha256_file(path),
            "size_bytes": path.stat().st_size}
     return path, src, info

@@ -64,3 +64,22 @@ class StorageUnavailable(PipelineError):
 
 class DownloadFailed(PipelineError):
     code = "download_failed"
+
+
+class SessionCorrupt(PipelineError):
+    """A stored session.json that is not a JSON object (a damaged file, a bad manual edit)."""
+
+    code = "session_corrupt"
+
+
+class SourceUnreachable(DownloadFailed):
+    """A remote source could not be fetched. One code and one message whatever the cause (refused,
+    DNS, HTTP error, too slow, not a video, missing or forbidden object): a caller probing the
+    network through us learns nothing; the cause goes to the server log. A DownloadFailed, so the
+    flows retry it as before (every cause alike: retries tell nothing either)."""
+
+    code = "source_unreachable"
+
+    def __init__(self, message: str = "the video could not be fetched from its URL "
+                                      "(unreachable, refused, too slow, missing or not a video)") -> None:
+        super().__init__(message)

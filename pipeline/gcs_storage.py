@@ -100,6 +100,35 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.strip("/")
 
 
+ALLOWED_SOURCES_ENV = "MOTIONLENS_ALLOWED_SOURCES"
+
+
+def allowed_sources() -> list[tuple[str, str]]:
+    """(bucket, prefix) pairs of `MOTIONLENS_ALLOWED_SOURCES` (comma-separated `gs://bucket/prefix`)."""
+    out = []
+    for item in os.environ.get(ALLOWED_SOURCES_ENV, "").split(","):
+        if item.strip():
+            bucket, prefix = parse_gs_uri(item.strip())
+            out.append((bucket, prefix))
+    return out
+
+
+def source_allowed(uri: str, allowed: list[tuple[str, str]] | None = None) -> bool:
+    """Whether a `gs://` source lies under an allowed bucket/prefix. Judged on the string alone (so
+    it says nothing about which objects exist); odd names (`..`, empty segments, query) are refused."""
+    try:
+        bucket, name = parse_gs_uri(uri)
+    except ValueError:
+        return False
+    segments = name.split("/")
+    if not name or "?" in uri or "#" in uri or "\\" in name or any(s in ("", ".", "..") for s in segments):
+        return False
+    for allowed_bucket, prefix in allowed_sources() if allowed is None else allowed:
+        if bucket == allowed_bucket and (not prefix or name.startswith(prefix.rstrip("/") + "/")):
+            return True
+    return False
+
+
 def content_type_for(key: str) -> str:
     suffix = Path(key).suffix.lower()
     return _CONTENT_TYPES.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
@@ -474,6 +503,9 @@ def download_gcs_uri(uri: str, dest: Path, *, max_bytes: int, settings: GcsSetti
     bucket_name, name = parse_gs_uri(uri)
     if not name:
         raise VideoNotFound(f"{uri} names a bucket, not a video object")
+    if not source_allowed(uri):
+        # Reported like a missing object by the caller (pipeline.sources): never reveal what exists.
+        raise DownloadFailed(f"{uri} is not under {ALLOWED_SOURCES_ENV}")
     client = make_client(settings, anonymous_fallback=True)
     retry = _retry(settings)
     dest = Path(dest)

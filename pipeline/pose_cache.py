@@ -1,9 +1,14 @@
 """Pose results kept in the storage, keyed by what determines them, so pose never runs twice.
 
-`cache/pose/{video_sha256}-{model}-{model_sha256[:12]}-{selection}-p{num_poses}.npz` holds the raw athlete
+`cache/pose/{owner tag}/{video_sha256}-{model}-{model_sha256[:12]}-{selection}-p{num_poses}.npz` holds the raw athlete
 `PoseSequence` (the same NPZ as a session's `pose.npz`), and the `.json` beside it what was seen
 of the people in view (the quality block needs it). The JSON is written second: an entry counts
 only when both exist, so a crash between the two writes is a miss, never a half entry.
+
+Entries are per owner (the tag is a hash of the owner's name): a hit is much faster than a miss,
+so a shared entry would tell one owner that another had analysed the same video. Padding hits to
+the time of a miss would cancel the cache; keying by owner only loses reuse across owners (the
+same clip analysed by two accounts), while an owner's reruns still hit.
 
 Whatever goes wrong with the cache only costs time: an unreadable or unreachable entry is a miss
 and a failed write is logged, never raised.
@@ -40,6 +45,12 @@ def athlete_selection(options: AnalysisOptions) -> str:
     return "moving" if options.activity == "running" else "largest"
 
 
+def owner_tag(owner: str) -> str:
+    """The owner's cache folder: a hash (owner names may hold characters keys may not, and the
+    store's listing need not show account names)."""
+    return "o" + hashlib.sha256(owner.encode()).hexdigest()[:16]
+
+
 def cache_key(video_sha256: str, options: AnalysisOptions) -> str:
     model_path = resolve_model(options.model)
     name = options.model if options.model in MODELS else "custom"   # a path: its sha256 tells models apart
@@ -48,7 +59,7 @@ def cache_key(video_sha256: str, options: AnalysisOptions) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", video_sha256):
         raise ValueError(f"not a sha256 hex digest: {video_sha256!r}")
     _, num_poses = pose_settings(options.activity, options.exercise)      # "auto" tracks one person: other keypoints
-    return f"{PREFIX}{video_sha256}-{name}-{model_sha256(model_path)[:12]}-{select_tag}-p{num_poses}.npz"
+    return f"{PREFIX}{owner_tag(options.owner)}/{video_sha256}-{name}-{model_sha256(model_path)[:12]}-{select_tag}-p{num_poses}.npz"
 
 
 def _people_key(key: str) -> str:

@@ -8,12 +8,13 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.errors import SessionCorrupt
 from pipeline.storage import Storage
 
 # The first character is a letter or digit: pyarrow's dataset discovery skips files whose names
 # start with "_" or ".", so `exports/.../{session_id}.parquet` would silently vanish from a
 # data scientist's read of the whole table.
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{15,63}$")
+SESSION_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{15,63}")  # fullmatch: "$" would pass a trailing "\n"
 STATUSES = ("queued", "processing", "completed", "failed")
 
 
@@ -25,7 +26,7 @@ def new_session_id() -> str:
 
 
 def is_valid_session_id(session_id: str) -> bool:
-    return bool(SESSION_ID_RE.match(session_id))
+    return isinstance(session_id, str) and SESSION_ID_RE.fullmatch(session_id) is not None
 
 
 def session_prefix(session_id: str) -> str:
@@ -50,11 +51,22 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    """A stored manifest; `SessionCorrupt` (never a bare ValueError) when it is not a JSON object."""
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or nested too deep
+        raise SessionCorrupt(f"the session record is damaged ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict):
+        raise SessionCorrupt("the session record is not a JSON object")
+    return manifest
+
+
 def read_manifest(storage: Storage, session_id: str) -> dict[str, Any] | None:
     key = manifest_key(session_id)
     if not storage.exists(key):
         return None
-    return json.loads(storage.read_bytes(key))
+    return parse_manifest(storage.read_bytes(key))
 
 
 def write_manifest(storage: Storage, manifest: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 from pipeline.errors import StorageUnavailable
 
 DEFAULT_STORAGE = "./data"
-_KEY_RE = re.compile(r"^[A-Za-z0-9._=\-]+(/[A-Za-z0-9._=\-]+)*$")
+_KEY_RE = re.compile(r"\A[A-Za-z0-9._=\-]+(/[A-Za-z0-9._=\-]+)*\Z")  # \Z: "$" passes a final "\n"
 
 
 def check_key(key: str) -> str:

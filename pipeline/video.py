@@ -124,6 +124,28 @@ def probe(path: str | Path, limits: VideoLimits | None = None) -> ProbeInfo:
     return info
 
 
+def check_complete(path: str | Path, min_share: float = 0.8) -> None:
+    """TruncatedVideo for a file cut short (an interrupted upload or copy): its header still declares
+    every frame and the decoder stops at the cut without an error, so count the packets really there
+    (one demux pass, no decoding; the analysis' ingest does it once, not every `probe`). The share
+    tolerated is that of `iter_frames` for a damaged tail."""
+    path = Path(path)
+    with _open(path) as container:
+        if not container.streams.video:
+            return  # probe has said so already
+        stream = container.streams.video[0]
+        declared = int(stream.frames or 0)
+        if not declared:  # Matroska/WebM declare no count: the decoder's check is all there is
+            return
+        try:
+            present = sum(1 for packet in container.demux(stream) if packet.size)
+        except av.error.FFmpegError as exc:
+            raise TruncatedVideo(f"{path.name} is damaged ({exc}); upload the whole file again") from exc
+    if present < min_share * declared:
+        raise TruncatedVideo(f"{path.name} is incomplete: {present} of its {declared} frames are in the file; "
+                             "upload the whole file again")
+
+
 def _duration_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from starlette.routing import Route
@@ -43,7 +44,8 @@ def test_openapi_lists_every_route(tmp_path: Path) -> None:
 def test_unexpected_error_is_json_500_without_traceback(tmp_path: Path) -> None:
     h = build_harness(tmp_path)
     m = make_session(h.storage)
-    h.storage.write_bytes(f"sessions/{m['session_id']}/session.json", b"{corrupt")
+    # Valid JSON of an unexpected shape (a corrupt file has its own 409 session_corrupt)
+    h.storage.write_bytes(f"sessions/{m['session_id']}/session.json", json.dumps({**m, "artifacts": 5}).encode())
     client = TestClient(h.app, raise_server_exceptions=False)
     r = client.get(f"/jumping/sessions/{m['session_id']}/", headers=h.headers())
     assert r.status_code == 500

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.errors import StorageUnavailable, VideoNotFound, VideoTooLarge
+from pipeline.errors import SourceUnreachable, StorageUnavailable, VideoTooLarge
 from pipeline.gcs_storage import GcsSettings, GcsStorage, cache_control_for, content_type_for, download_gcs_uri
 from pipeline.sources import fetch_source
 from pipeline.storage import open_storage
@@ -304,6 +304,7 @@ def test_transient_errors_are_retried(strict_store: GcsStorage, gcs_proxy: GcsPr
 def test_open_storage_and_gs_sources(gcs_emulator: GcsEmulator, prefix: str, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    monkeypatch.setenv("MOTIONLENS_ALLOWED_SOURCES", f"gs://{BUCKET}/{prefix}/inbox")
     store = open_storage(f"gs://{BUCKET}/{prefix}/")
     assert isinstance(store, GcsStorage) and store.uri == f"gs://{BUCKET}/{prefix}"
     video = os.urandom(10_000)
@@ -314,7 +315,7 @@ def test_open_storage_and_gs_sources(gcs_emulator: GcsEmulator, prefix: str, tmp
     with pytest.raises(VideoTooLarge):
         download_gcs_uri(uri, tmp_path / "big.mp4", max_bytes=9_999)
     assert not (tmp_path / "big.mp4").exists()
-    with pytest.raises(VideoNotFound):
+    with pytest.raises(SourceUnreachable):
         fetch_source(f"{store.uri}/inbox/jumping/missing.mp4", tmp_path, max_bytes=1_000_000)
-    with pytest.raises(VideoNotFound):
+    with pytest.raises(SourceUnreachable):
         fetch_source(f"gs://{BUCKET}", tmp_path, max_bytes=1_000_000)

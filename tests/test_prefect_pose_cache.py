@@ -24,7 +24,8 @@ SHA = hashlib.sha256(CLIP.read_bytes()).hexdigest()
 def test_keys(monkeypatch) -> None:
     monkeypatch.delenv("MOTIONLENS_NUM_POSES", raising=False)
     key = pose_cache.cache_key(SHA, AnalysisOptions("weightlifting"))
-    assert key.startswith(f"cache/pose/{SHA}-full-") and key.endswith("-largest-pauto.npz")
+    tag = pose_cache.owner_tag("local")
+    assert key.startswith(f"cache/pose/{tag}/{SHA}-full-") and key.endswith("-largest-pauto.npz")
     assert pose_cache.cache_key(SHA, AnalysisOptions("running")).endswith("-moving-p3.npz")     # auto per activity
     assert pose_cache.cache_key(SHA, AnalysisOptions("weightlifting", exercise="clean")).endswith("-largest-p3.npz")
     assert pose_cache.cache_key(SHA, AnalysisOptions("jumping", select="moving")).endswith("-moving-p3.npz")

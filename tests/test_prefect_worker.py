@@ -77,7 +77,8 @@ def prefect_api(server: PrefectServer) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def worker(tmp: Path, server: PrefectServer, proxy: GcsProxy, prefect_api: str) -> Iterator[ServerProcess]:
     env = {"STORAGE_EMULATOR_HOST": proxy.url, "MOTIONLENS_GCS_RETRY_TIMEOUT_S": "1",
-           "MOTIONLENS_INBOX_INTERVAL_S": "3600", "MOTIONLENS_WORKER_LIMIT": "4"}
+           "MOTIONLENS_INBOX_INTERVAL_S": "3600", "MOTIONLENS_WORKER_LIMIT": "4",
+           "MOTIONLENS_ALLOWED_SOURCES": f"gs://{BUCKET}"}  # gs:// sources are fetched only there
     w = start_worker(tmp, server.api_url, f"gs://{BUCKET}/default", env, DEPLOYMENTS, server)
     yield w
     w.stop(timeout_s=20)

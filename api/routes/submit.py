@@ -74,7 +74,7 @@ async def _receive(request: Request, content_type: str, workdir: Path) -> tuple[
     if content_type == "application/json":
         try:
             body = json.loads(await read_json(request))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays/objects nested thousands deep
             raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
         if not isinstance(body, dict) or "video_url" not in body:
             raise ApiError(422, "missing_video", _HOW)
