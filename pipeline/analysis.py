@@ -7,6 +7,7 @@ artifact first and the manifest last, so a reader never sees a half-published se
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -249,13 +250,31 @@ def analyze_into(storage: Storage, base: dict[str, Any], source: str, options: A
         timings[name] = time.perf_counter() - t
         return out
 
-    video, source_info, probe_info = timed("ingest", steps.ingest, source, ws, limits)
+    own = own_upload(storage, session_id, source)
+    if own is not None:  # the session's stored upload: read through the store, not as a client's gs:// source
+        local = ws.root / f"upload{Path(own).suffix}"
+        storage.download_file(own, local)
+    video, source_info, probe_info = timed("ingest", steps.ingest, str(local) if own else source, ws, limits)
+    if own is not None:
+        source_info.update(uri=source, filename=Path(own).name)
     pose_path, people = timed("pose", steps.pose, storage, source_info["sha256"], video, options, ws, on_frame)
     analysis = timed("metrics", steps.metrics, video, pose_path, options)
     artifacts = steps.artifacts(session_id, base["created_at"][:10], video, pose_path, analysis, options, ws,
                                 timings, on_frame)
     manifest = completed_manifest(base, analysis, probe_info, source_info, people, artifacts, timings, started)
     return timed("publish", steps.publish, storage, ws, manifest)
+
+
+def own_upload(storage: Storage, session_id: str, source: str) -> str | None:
+    """The key of this session's own stored original when `source` names it inside `storage`.
+
+    Only the session's own `sessions/{id}/original.*` qualifies: another session's upload (or any
+    other object of the store) stays a client `gs://` source under `MOTIONLENS_ALLOWED_SOURCES`."""
+    prefix = storage.uri.rstrip("/") + "/"
+    if not source.startswith(prefix):
+        return None
+    key = source[len(prefix):]
+    return key if re.fullmatch(rf"sessions/{re.escape(session_id)}/original\.[a-z0-9]{{1,5}}", key) else None
 
 
 def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, analysis: Analysis,
