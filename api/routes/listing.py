@@ -100,7 +100,7 @@ def _list(activity: str | None) -> Callable[[Request], Response]:
         body = {"sessions": [_item(request, s, base) for s in page], "count": len(page),
                 "next_cursor": next_cursor, "links": {"next": next_url}}
         headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
-        return JSONResponse(body, headers={**headers, "Cache-Control": "private, no-cache"})
+        return JSONResponse(body, headers={**headers, "Cache-Control": "no-store"})
 
     what = f"{activity} sessions" if activity else "sessions of every activity"
     list_sessions.__doc__ = (f"List the key owner's {what}, newest first: filter by status and creation date, "

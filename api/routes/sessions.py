@@ -26,7 +26,7 @@ def _detail(activity: str) -> Callable[[Request], Awaitable[Response]]:
     def session(request: Request) -> Response:
         ctx = context(request)
         manifest = load_session(ctx.storage, current_user(request), request.path_params["session_id"], activity)
-        headers = {"ETag": detail_etag(request, ctx, manifest), "Cache-Control": "private, no-cache"}
+        headers = {"ETag": detail_etag(request, ctx, manifest), "Cache-Control": "no-store"}
         if none_match(request, headers["ETag"]):
             return not_modified(headers)
         return Response(session_detail(request, ctx, manifest), media_type="application/json", headers=headers)
