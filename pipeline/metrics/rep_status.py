@@ -3,8 +3,9 @@ apart with the reason (docs/metrics/weightlifting.md, "Reps that count").
 
 - `lost_tracking`: the athlete was not seen (or not plausibly) in `LOST_SHARE` of the rep's frames,
   so its shape is the gap filler's, not the lift's;
-- `cut_off`: the clip or the shot (a cut, a cross-fade) ends before the rep is over: a squat that
-  has not stood back up, a pull that has not reached and held lockout (`LOCKOUT_HOLD_S`);
+- `cut_off`: the clip or the shot (a cut, a cross-fade) ends before the rep is over (a squat that
+  has not stood back up, a pull that has not reached and held lockout for `LOCKOUT_HOLD_S`), or
+  starts when it is already under way;
 - `partial_range`: the rep covered less than `PARTIAL_SHARE` of the range of motion of the set's
   other reps (a half rep, a re-grip, a step).
 
@@ -26,20 +27,20 @@ PARTIAL_SHARE = 0.6
 REASONS = ("lost_tracking", "cut_off", "partial_range")
 
 
-def rep_reasons(reps: Sequence[Excursion], segment_last: Sequence[int], rest: Rest, t: NDArray[np.float64],
+def rep_reasons(reps: Sequence[Excursion], segment: Sequence[tuple[int, int]], rest: Rest, t: NDArray[np.float64],
                 seen: NDArray[np.bool_]) -> list[str | None]:
     """None for a rep that counts, else the first reason (in `REASONS` order) it does not.
 
-    `segment_last[i]`: the last frame of the shot rep i is in; `seen`: (T,) frames where the pose is
-    the athlete's (detected and plausible)."""
+    `segment[i]`: the first and last frame of the shot rep i is in; `seen`: (T,) frames where the
+    pose is the athlete's (detected and plausible)."""
     unseen = np.concatenate([[0], np.cumsum(~seen)])
     out: list[str | None] = []
-    for ex, last in zip(reps, segment_last):
+    for ex, (first, last) in zip(reps, segment):
         stop = ex.end_frame if ex.end_frame is not None else last
         share = (unseen[stop + 1] - unseen[ex.start_frame]) / max(1, stop + 1 - ex.start_frame)
         if share >= LOST_SHARE:
             out.append("lost_tracking")
-        elif not ex.returned and (rest == "high" or t[last] - ex.arrive_s < LOCKOUT_HOLD_S):
+        elif ex.start_frame <= first + 1 or (not ex.returned and (rest == "high" or t[last] - ex.arrive_s < LOCKOUT_HOLD_S)):
             out.append("cut_off")
         else:
             out.append(None)

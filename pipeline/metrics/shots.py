@@ -10,7 +10,8 @@ Two signals, either enough for a cut:
   times the largest change of its neighbours on either side (so a camera shake, a strobe of
   duplicated frames or a pan, whose changes come in runs, are not cuts) and at least `CUT_MIN`
   grey levels. A *cross-fade* blends two scenes a little more each frame: a run of `FADE_MIN_S` or
-  more whose (rolling-median) change stands `FADE_RATIO` times above the clip's usual change. A pan
+  more whose (rolling-median) change stands `FADE_RATIO` times above the clip's usual change and is
+  even (each frame's change close to the previous one's, `FADE_EVEN`; motion is uneven). A pan
   or a walk towards the camera can do that too, so a fade counts only when the athlete's pose
   changes with it: lost for a good share of the run, or somewhere else after it.
 - the landmarks: every landmark moving at once (`JUMP_QUANTILE` of them more than `JUMP_SHARE` of
@@ -42,7 +43,7 @@ FADE_MIN = 1.0             # grey levels per frame: a fade changes the image at 
 FADE_RATIO = 2.0           # ... and this many times the clip's median change
 FADE_SMOOTH_S = 0.2        # rolling median that turns the image change into runs (spikes and strobes out)
 FADE_MIN_S = 0.2           # fades shorter than this are cuts, or motion
-FADE_EVEN = 0.5            # ... every frame of it changing at least this share of its mean change
+FADE_EVEN = 0.25           # ... each frame's change within this share of the previous one's (median)
 FADE_MAX_S = 4.0           # longer elevated runs are camera motion, not a transition
 FADE_LOST_SHARE = 0.3      # a fade loses the athlete in at least this share of its frames, or ...
 FADE_MOVED_SHARE = 0.25    # ... finds him this many body heights away after it
@@ -156,11 +157,11 @@ def image_fades(diff: FloatArray, fps: float) -> tuple[IntArray, IntArray]:
     with np.errstate(invalid="ignore"):
         first, last = _runs(smooth > max(FADE_MIN, FADE_RATIO * base))
     n = (last - first + 1) / fps
-    # a blend changes every frame by about as much; motion (and duplicated frames) is uneven
-    cum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(diff))])
-    mean = (cum[last + 1] - cum[first]) / (last - first + 1)
-    low = np.array([np.quantile(np.nan_to_num(diff[a:b + 1]), 0.2) for a, b in zip(first, last)])   # a few runs
-    keep = (n >= FADE_MIN_S) & (n <= FADE_MAX_S) & (low >= FADE_EVEN * mean)
+    # a blend changes each frame by about as much as the one before; motion (and duplicated frames)
+    # is uneven. A few runs: a loop over them.
+    even = np.array([np.median(np.abs(np.diff(np.nan_to_num(diff[a:b + 1])))) <= FADE_EVEN * np.median(
+        np.nan_to_num(diff[a:b + 1])) if b > a else False for a, b in zip(first, last)], dtype=bool)
+    keep = (n >= FADE_MIN_S) & (n <= FADE_MAX_S) & even
     return first[keep], last[keep]
 
 

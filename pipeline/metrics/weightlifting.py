@@ -471,8 +471,8 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
     warnings.extend(_quality_warnings(scale, view, profile, sig))
 
     shots = shots if shots is not None else detect_shots(seq)
-    found, seg_last = _reps_per_shot(sig, profile, height_px, shots)
-    reasons = rep_reasons(found, seg_last, profile.rest, sig.t, sig.reliable & seq.detected)
+    found, seg_bounds = _reps_per_shot(sig, profile, height_px, shots)
+    reasons = rep_reasons(found, seg_bounds, profile.rest, sig.t, sig.reliable & seq.detected)
     excursions = [ex for ex, why in zip(found, reasons) if why is None]
     summary["incomplete_reps"] = [_incomplete(ex, why, shots, sig.t, height_px)
                                   for ex, why in zip(found, reasons) if why is not None]
@@ -525,19 +525,19 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
 
 
 def _reps_per_shot(sig: Signals, profile: ExerciseProfile, height_px: float,
-                   shots: Shots) -> tuple[list[Excursion], list[int]]:
+                   shots: Shots) -> tuple[list[Excursion], list[tuple[int, int]]]:
     """Excursions found in each shot on its own (none spans a cut or a fade), in clip frames, and the
-    last frame of the shot each is in."""
+    first and last frame of the shot each is in."""
     found: list[Excursion] = []
-    last: list[int] = []
+    bounds: list[tuple[int, int]] = []
     for a, b in zip(shots.first.tolist(), shots.last.tolist()):
         part = find_reps(sig.t[a:b + 1], sig.segment_h[a:b + 1], rest=profile.rest,
                          min_amplitude=profile.min_rom * height_px, unfinished=True)
         found += [replace(ex, start_frame=ex.start_frame + a, arrive_frame=ex.arrive_frame + a,
                           far_frame=ex.far_frame + a, depart_frame=ex.depart_frame + a,
                           end_frame=None if ex.end_frame is None else ex.end_frame + a) for ex in part]
-        last += [b] * len(part)
-    return found, last
+        bounds += [(a, b)] * len(part)
+    return found, bounds
 
 
 _REASON_TEXT = {"lost_tracking": "the athlete was not seen through it",
