@@ -22,6 +22,11 @@ NEEDED: dict[str, tuple[L, ...]] = {
 }
 # Below these frame rates the activity's fast events are poorly resolved.
 MIN_FPS = {"jumping": 30.0, "running": 50.0, "weightlifting": 24.0}
+# What is less precise below them (cadence and rep counts hold: events are timed between frames).
+LESS_PRECISE = {"running": "contact and flight times, duty factor and their left/right asymmetry are "
+                           "about a frame off; cadence and step times hold",
+                "weightlifting": "bar velocities and the short phases of Olympic lifts are less precise; "
+                                 "rep counts hold"}
 FEET = (L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)
 
 
@@ -38,8 +43,10 @@ def quality_block(activity: str, raw: PoseSequence, view: ViewInfo, probe: Probe
                   for k, i in enumerate(needed)}
     warnings = []
     if probe.fps < MIN_FPS[activity]:
+        what = f": {LESS_PRECISE[activity]}" if activity in LESS_PRECISE else ""
         warnings.append(_warn("low_fps", f"the video has {probe.fps:.0f} fps; {activity} needs at least "
-                                         f"{MIN_FPS[activity]:.0f} fps for reliable timing — film in a higher frame-rate mode"))
+                                         f"{MIN_FPS[activity]:.0f} fps for reliable timing{what} — film in a "
+                                         "higher frame-rate mode"))
     share = float(detected.mean()) if len(detected) else 0.0
     if share < 0.8:
         warnings.append(_warn("athlete_not_always_visible",

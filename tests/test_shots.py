@@ -155,6 +155,22 @@ def test_camera_motion_and_duplicated_frames_are_not_boundaries() -> None:
                                               "end_s": round(float(t[-1]), 4), "ends_with": "end"}]
 
 
+def test_a_pose_glitch_that_comes_back_is_not_a_cut() -> None:
+    """MediaPipe collapses the pose onto a plate, or onto someone crossing, for a few frames: every
+    landmark jumps, then comes back (seen on the power clean and the multi-person demo)."""
+    t = np.arange(0, 6.0, 1 / FPS)
+    lifter = stick_deadlifter(bar_path(t, [(1.0, 0.6, 0.8, 0.8), (3.5, 0.6, 0.8, 0.8)]))
+    xy = lifter.image_xy.copy()
+    xy[60:63, :, 1] -= 300.0
+    seq = lifter.with_arrays(image_xy=xy)
+    assert len(landmark_jumps(seq)) == 0 and len(detect_shots(seq)) == 1
+    # a lasting switch to another person while the picture stays still: the pose model's, not a cut
+    xy = lifter.image_xy.copy()
+    xy[60:, :, 0] += 300.0
+    still = lifter.with_arrays(image_xy=xy, frame_diff=flat_diff(len(t)))
+    assert len(landmark_jumps(still)) == 1 and len(detect_shots(still)) == 1
+
+
 def test_frame_diff_travels_with_the_pose(tmp_path) -> None:
     seq = stick_deadlifter(np.zeros(10)).with_arrays(frame_diff=flat_diff(10))
     seq.save_npz(str(tmp_path / "p.npz"))

@@ -5,8 +5,9 @@ Conventions: the first axis is time, NaN = missing. Pure NumPy / pandas on whole
 
 Two signals, either enough for a cut:
 
-- the image (`PoseSequence.frame_diff`, the mean absolute change of a 32x18 grey thumbnail since
-  the previous frame, measured while posing): a *cut* is one frame whose change is `CUT_RATIO`
+- the image (`PoseSequence.frame_diff`, how much the typical pixel of a 32x18 grey thumbnail changed
+  since the previous frame, measured while posing; local motion leaves it near 0): a *cut* is one
+  frame whose change is `CUT_RATIO`
   times the largest change of its neighbours on either side (so a camera shake, a strobe of
   duplicated frames or a pan, whose changes come in runs, are not cuts) and at least `CUT_MIN`
   grey levels. A *cross-fade* blends two scenes a little more each frame: a run of `FADE_MIN_S` or
@@ -16,7 +17,10 @@ Two signals, either enough for a cut:
   changes with it: lost for a good share of the run, or somewhere else after it.
 - the landmarks: every landmark moving at once (`JUMP_QUANTILE` of them more than `JUMP_SHARE` of
   the body's height between consecutive seen frames) is the pose jumping to another scene or
-  another person; nobody moves a whole body that far in a frame.
+  another person; nobody moves a whole body that far in a frame. A pose that comes back within
+  `JUMP_RETURN_S` was a glitch (the model collapsing onto a plate, someone crossing), not a cut;
+  and where the image change was measured, a jump with a still picture (`JUMP_IMAGE_MIN`) is the
+  pose model switching people, not the video switching scenes.
 
 A cut ends one segment at the frame before it; a fade's frames belong to no segment (the scene in
 them is half one, half the other).
@@ -49,6 +53,8 @@ FADE_LOST_SHARE = 0.3      # a fade loses the athlete in at least this share of 
 FADE_MOVED_SHARE = 0.25    # ... finds him this many body heights away after it
 JUMP_SHARE = 0.3           # body heights every landmark moves between two seen frames at a jump ...
 JUMP_QUANTILE = 0.2        # ... "every": this quantile of the 33 landmarks' displacements
+JUMP_IMAGE_MIN = 3.0       # grey levels of the typical pixel's change a jump needs, when it was measured
+JUMP_RETURN_S = 0.5        # a pose back where it was within this after a jump was a glitch
 JUMP_GAP_SPEED = 1.0       # body heights per second allowed on top across undetected frames
 
 
@@ -135,8 +141,20 @@ def landmark_jumps(seq: PoseSequence) -> IntArray:
     all_moved = _low_quantile(np.linalg.norm(xy[b] - xy[a], axis=-1)) / h
     gap_s = seq.time_s[b] - seq.time_s[a] - 1.0 / seq.fps
     with np.errstate(invalid="ignore"):
-        jump = all_moved > JUMP_SHARE + JUMP_GAP_SPEED * np.maximum(gap_s, 0.0)
-    return b[jump]
+        jump = np.flatnonzero(all_moved > JUMP_SHARE + JUMP_GAP_SPEED * np.maximum(gap_s, 0.0))
+    # a glitch (the pose collapsing onto a plate, another person crossing) comes back: not a new shot
+    back = max(1, int(round(JUMP_RETURN_S * seq.fps)))
+    keep = []
+    for k in jump.tolist():                                   # a handful of candidates
+        # back where it was soon after, or back to where it was just before (the glitch's end)
+        after = seen[(seen > b[k]) & (seen <= b[k] + back)]
+        before = seen[(seen < a[k]) & (seen >= a[k] - back)]
+        again = np.concatenate([_low_quantile(np.linalg.norm(xy[after] - xy[a[k]], axis=-1)),
+                                _low_quantile(np.linalg.norm(xy[before] - xy[b[k]], axis=-1))]) / h
+        with np.errstate(invalid="ignore"):
+            if not (again <= JUMP_SHARE / 2).any():
+                keep.append(k)
+    return b[np.asarray(keep, np.int64)]
 
 
 def image_cuts(diff: FloatArray, fps: float) -> IntArray:
@@ -190,10 +208,16 @@ def detect_shots(seq: PoseSequence) -> Shots:
     n = len(seq)
     if n == 0:
         return Shots.whole(0)
-    cuts = [landmark_jumps(seq)]
+    jumps = landmark_jumps(seq)
+    cuts = [jumps]
     fade_first, fade_last = np.zeros(0, np.int64), np.zeros(0, np.int64)
     if seq.frame_diff is not None:
         diff = seq.frame_diff.astype(np.float64)
+        # with the image at hand, a landmark jump is a cut only where the picture changed too (the
+        # typical pixel: a person moving or a pose glitch leaves it alone)
+        near = np.nan_to_num(_neighbour_max(diff, 1))
+        with np.errstate(invalid="ignore"):
+            cuts = [jumps[np.fmax(np.nan_to_num(diff[jumps]), near[jumps]) >= JUMP_IMAGE_MIN]]
         cuts.append(image_cuts(diff, seq.fps))
         f0, f1 = image_fades(diff, seq.fps)
         real = _pose_changes(seq, f0, f1, body_height_px(seq)) if len(f0) else np.zeros(0, bool)

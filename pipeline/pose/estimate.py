@@ -38,24 +38,34 @@ class Detections:
     presence: NDArray[np.float32]  # (T, P, 33)
     width: int
     height: int
-    thumbs: NDArray[np.uint8] | None = None   # (T, 18, 32) grey thumbnails (`thumbnail`)
+    thumbs: NDArray[np.float32] | None = None   # (T, 18, 32) grey thumbnails (`thumbnail`)
 
     def __len__(self) -> int:
         return len(self.time_s)
 
 
-def thumbnail(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """A small grey picture of the frame: every 4th pixel each way (a view, no copy of the frame),
-    area-averaged to `THUMB_SIZE`. ~0.1 ms a frame, read from the frame the pose stage decoded anyway."""
-    small = cv2.resize(image[::4, ::4], THUMB_SIZE, interpolation=cv2.INTER_AREA)
-    return small.mean(axis=2).astype(np.uint8)
+def thumbnail(image: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """A small grey picture of the frame: every 4th pixel each way, area-averaged to `THUMB_SIZE`
+    (in floats: a slow cross-fade changes a pixel by about one grey level a frame). ~0.1 ms a frame,
+    read from the frame the pose stage decoded anyway."""
+    small = cv2.resize(image[::4, ::4].astype(np.float32), THUMB_SIZE, interpolation=cv2.INTER_AREA)
+    return small.mean(axis=2)
 
 
-def frame_diff(thumbs: NDArray[np.uint8] | None) -> NDArray[np.float32] | None:
-    """(T,) mean absolute change of the thumbnail since the previous frame (NaN for the first)."""
+THUMB_CONTRAST = 50.0   # thumbnails are compared at this contrast (std of grey levels)
+
+
+def frame_diff(thumbs: NDArray[np.float32] | None) -> NDArray[np.float32] | None:
+    """(T,) how much the typical pixel of the thumbnail changed since the previous frame: the median
+    over its pixels of the absolute change (NaN for the first frame), each thumbnail first brought to
+    zero mean and `THUMB_CONTRAST` contrast. The median, not the mean: an athlete moving fast in part
+    of the frame leaves it near 0; a cut or a fade, which change every pixel, do not. The
+    normalisation: a phone's exposure following the sun changes every pixel, not the scene."""
     if thumbs is None:
         return None
-    d = np.abs(np.diff(thumbs.astype(np.int16), axis=0)).mean(axis=(1, 2))
+    flat = thumbs.reshape(len(thumbs), -1).astype(np.float64)
+    z = (flat - flat.mean(axis=1, keepdims=True)) / (flat.std(axis=1, keepdims=True) + 1.0) * THUMB_CONTRAST
+    d = np.median(np.abs(np.diff(z, axis=0)), axis=1) if len(thumbs) > 1 else np.zeros(0)
     return np.concatenate([[np.nan], d]).astype(np.float32)
 
 

@@ -42,8 +42,8 @@ class PoseSequence:
     width: int
     height: int
     fps: float
-    # (T,) mean absolute change of a small grey thumbnail of the frame since the previous frame
-    # (0-255; NaN for the first), measured while posing; None when the pose came without it
+    # (T,) change of a small grey thumbnail of the frame since the previous frame (median over its
+    # pixels, 0-255; NaN for the first), measured while posing; None when the pose came without it
     # (older caches, synthetic sequences). Shot boundaries (pipeline.metrics.shots) read it.
     frame_diff: NDArray[np.float32] | None = None
 
