@@ -19,8 +19,9 @@ Two signals, either enough for a cut:
   the body's height between consecutive seen frames) is the pose jumping to another scene or
   another person; nobody moves a whole body that far in a frame. A pose that comes back within
   `JUMP_RETURN_S` was a glitch (the model collapsing onto a plate, someone crossing), not a cut;
-  and where the image change was measured, a jump with a still picture (`JUMP_IMAGE_MIN`) is the
-  pose model switching people, not the video switching scenes.
+  and where the image change was measured, a jump without a step in the picture at the same frame
+  (`JUMP_IMAGE_MIN`, `JUMP_IMAGE_RATIO`) is the pose model switching people, not the video
+  switching scenes (the backlit demo's sun flare flickers by 8 grey levels: no step).
 
 A cut ends one segment at the frame before it; a fade's frames belong to no segment (the scene in
 them is half one, half the other).
@@ -53,7 +54,8 @@ FADE_LOST_SHARE = 0.3      # a fade loses the athlete in at least this share of 
 FADE_MOVED_SHARE = 0.25    # ... finds him this many body heights away after it
 JUMP_SHARE = 0.3           # body heights every landmark moves between two seen frames at a jump ...
 JUMP_QUANTILE = 0.2        # ... "every": this quantile of the 33 landmarks' displacements
-JUMP_IMAGE_MIN = 3.0       # grey levels of the typical pixel's change a jump needs, when it was measured
+JUMP_IMAGE_MIN = 3.0       # grey levels of the typical pixel's change a jump needs, when it was measured ...
+JUMP_IMAGE_RATIO = 2.0     # ... and this many times its neighbours' (a step, not a flickering scene)
 JUMP_RETURN_S = 0.5        # a pose back where it was within this after a jump was a glitch
 JUMP_GAP_SPEED = 1.0       # body heights per second allowed on top across undetected frames
 
@@ -213,11 +215,14 @@ def detect_shots(seq: PoseSequence) -> Shots:
     fade_first, fade_last = np.zeros(0, np.int64), np.zeros(0, np.int64)
     if seq.frame_diff is not None:
         diff = seq.frame_diff.astype(np.float64)
-        # with the image at hand, a landmark jump is a cut only where the picture changed too (the
-        # typical pixel: a person moving or a pose glitch leaves it alone)
-        near = np.nan_to_num(_neighbour_max(diff, 1))
+        # with the image at hand, a landmark jump is a cut only where the picture changed at once too
+        # (a lower bar than an image cut alone): a person moving, a pose glitch or the sun flaring
+        # in a backlit clip leave no such step
+        step = np.nan_to_num(diff)
         with np.errstate(invalid="ignore"):
-            cuts = [jumps[np.fmax(np.nan_to_num(diff[jumps]), near[jumps]) >= JUMP_IMAGE_MIN]]
+            spike = (step >= JUMP_IMAGE_MIN) & (step >= JUMP_IMAGE_RATIO * _neighbour_max(diff, max(
+                1, int(round(CUT_NEIGHBOURS_S * seq.fps)))))
+        cuts = [jumps[spike[jumps] | spike[np.maximum(jumps - 1, 0)]]]
         cuts.append(image_cuts(diff, seq.fps))
         f0, f1 = image_fades(diff, seq.fps)
         real = _pose_changes(seq, f0, f1, body_height_px(seq)) if len(f0) else np.zeros(0, bool)
