@@ -574,3 +574,21 @@ def test_low_fps_warning_says_what_is_less_precise():
     warnings = quality_block("running", seq, detect_view(seq), probe, {}, len(seq))["warnings"]
     low = [w["message"] for w in warnings if w["code"] == "low_fps"]
     assert len(low) == 1 and "contact and flight times" in low[0] and "cadence and step times hold" in low[0]
+
+
+def test_a_cut_to_another_framing_splits_the_steps():
+    """A hard cut at 4 s to another camera position (the runner 300 px to the right): the landmarks
+    jump, the picture changes at once; no step, stride or flight time spans the cut."""
+    seq, truth = synth_gait(RUNNING, fps=60, duration_s=8)
+    cut = 240
+    xy = seq.image_xy.copy()
+    xy[cut:, :, 0] += 300.0
+    diff = np.full(len(seq), 0.3, np.float32)
+    diff[0], diff[cut] = np.nan, 30.0
+    result = run(seq.with_arrays(image_xy=xy, frame_diff=diff))
+    s = result.summary
+    assert abs(s["cadence_spm"] - truth.cadence_spm) <= 1.0
+    # a step time runs from the previous strike: the first strike after the cut has none
+    after = [st for st in s["steps"] if st["foot_strike_s"] > seq.time_s[cut]]
+    assert after and after[0]["step_time_s"] is None and after[0]["flight_time_s"] is None
+    assert len(after) >= 10
