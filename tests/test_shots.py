@@ -213,3 +213,27 @@ def test_edited_real_clips_keep_their_rep_count_and_report_the_shots(name: str) 
     # the source's part ends at the fade's (or the cut's) first frame, within two frames
     assert any(e == kind and abs(end + 1 / raw.fps - boundary) <= 2 / raw.fps for end, e in ends), ends
     assert all(r["end_s"] is None or r["end_s"] < boundary for r in s["reps"])
+
+
+def test_the_manifest_reports_the_segments() -> None:
+    from pipeline.analysis import completed_manifest
+    from pipeline.manifest import new_manifest
+    from pipeline.video import ProbeInfo
+
+    t = np.arange(0, 10.0, 1 / FPS)
+    seq = stick_deadlifter(bar_path(t, [(1.0, 0.6, 0.8, 0.8), (6.6, 0.6, 0.8, 0.8)]))
+    xy = seq.image_xy.copy()
+    xy[150:, :, 0] += 250.0
+    diff = flat_diff(len(t))
+    diff[150] = 40.0
+    raw = seq.with_arrays(image_xy=xy, frame_diff=diff)
+    options = AnalysisOptions("weightlifting", exercise="deadlift")
+    analysis = analyze_pose(raw, options)
+    probe = ProbeInfo(10.0, FPS, len(t), 600, 1000, 0, "h264", "yuv420p", False, 1)
+    m = completed_manifest(new_manifest("s" * 22, options, "clip.mp4"), analysis, probe, {"uri": "clip.mp4"}, {},
+                           {}, {}, 0.0)
+    assert [(s["first_frame"], s["last_frame"], s["ends_with"]) for s in m["segments"]] == \
+        [(0, 149, "cut"), (150, len(t) - 1, "end")]
+    assert m["metrics"]["rep_count"] == 2 and [r["segment"] for r in m["metrics"]["reps"]] == [0, 1]
+    assert new_manifest("s" * 22, options, "clip.mp4")["segments"] == []
+    json.dumps(m, allow_nan=False)
