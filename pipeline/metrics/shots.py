@@ -120,14 +120,23 @@ def body_height_px(seq: PoseSequence) -> float:
     return float(np.median(np.nanmax(y[seen], axis=1) - np.nanmin(y[seen], axis=1)))
 
 
+def _dist(p: FloatArray, q: FloatArray) -> FloatArray:
+    """Per-landmark distance of two (..., 33, 2) arrays (np.hypot: ~5x faster than np.linalg.norm)."""
+    d = p - q
+    return np.hypot(d[..., 0], d[..., 1])
+
+
 def _low_quantile(d: FloatArray) -> FloatArray:
-    """(n, 33) landmark displacements -> (n,) their `JUMP_QUANTILE` ("all of them moved at least"),
-    NaN for rows with none seen."""
-    ok = np.isfinite(d).any(axis=1)
-    out = np.full(len(d), np.nan)
-    if ok.any():
-        out[ok] = np.nanquantile(d[ok], JUMP_QUANTILE, axis=1)
-    return out
+    """(n, 33) landmark displacements -> (n,) their `JUMP_QUANTILE` ("all of them moved at least";
+    the lower order statistic, no interpolation), NaN for rows with none seen. A sort, not
+    np.nanquantile, which loops over rows."""
+    if len(d) == 0:
+        return np.zeros(0)
+    srt = np.sort(d, axis=1)                                  # NaN last
+    count = np.isfinite(d).sum(axis=1)
+    k = np.floor(JUMP_QUANTILE * np.maximum(count - 1, 0)).astype(np.int64)
+    out = np.take_along_axis(srt, k[:, None], axis=1)[:, 0]
+    return np.where(count > 0, out, np.nan)
 
 
 def landmark_jumps(seq: PoseSequence) -> IntArray:
@@ -140,7 +149,7 @@ def landmark_jumps(seq: PoseSequence) -> IntArray:
     if len(seen) < 2 or not np.isfinite(h) or h <= 0:
         return np.zeros(0, np.int64)
     a, b = seen[:-1], seen[1:]
-    all_moved = _low_quantile(np.linalg.norm(xy[b] - xy[a], axis=-1)) / h
+    all_moved = _low_quantile(_dist(xy[b], xy[a])) / h
     gap_s = seq.time_s[b] - seq.time_s[a] - 1.0 / seq.fps
     with np.errstate(invalid="ignore"):
         jump = np.flatnonzero(all_moved > JUMP_SHARE + JUMP_GAP_SPEED * np.maximum(gap_s, 0.0))
@@ -151,8 +160,8 @@ def landmark_jumps(seq: PoseSequence) -> IntArray:
         # back where it was soon after, or back to where it was just before (the glitch's end)
         after = seen[(seen > b[k]) & (seen <= b[k] + back)]
         before = seen[(seen < a[k]) & (seen >= a[k] - back)]
-        again = np.concatenate([_low_quantile(np.linalg.norm(xy[after] - xy[a[k]], axis=-1)),
-                                _low_quantile(np.linalg.norm(xy[before] - xy[b[k]], axis=-1))]) / h
+        again = np.concatenate([_low_quantile(_dist(xy[after], xy[a[k]])),
+                                _low_quantile(_dist(xy[before], xy[b[k]]))]) / h
         with np.errstate(invalid="ignore"):
             if not (again <= JUMP_SHARE / 2).any():
                 keep.append(k)
@@ -200,7 +209,7 @@ def _pose_changes(seq: PoseSequence, first: IntArray, last: IntArray, h: float) 
     has = (i_before >= 0) & (i_after < len(seen))
     b = seen[np.clip(i_before, 0, len(seen) - 1)]
     a = seen[np.clip(i_after, 0, len(seen) - 1)]
-    moved = _low_quantile(np.linalg.norm(xy[a] - xy[b], axis=-1)) / h
+    moved = _low_quantile(_dist(xy[a], xy[b])) / h
     with np.errstate(invalid="ignore"):
         return out | ~has | (has & (moved > FADE_MOVED_SHARE))
 
