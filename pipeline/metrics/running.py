@@ -14,8 +14,11 @@ every metric are in docs/metrics/running.md; the short form:
 - foot strike angle: foot (heel->toe) angle at FS minus the same foot's angle at 35 % of stance
   (foot flat), pattern after Altman & Davis (2012): > 8 deg rearfoot, < -1.6 deg forefoot;
 - knee flexion at FS and its peak in stance; hip extension at TO; trunk lean from vertical.
-- cadence cross-check: the feet's rhythm (spectral) must agree with the event cadence within 10 %;
-  otherwise cadence is the rhythm and every value timed by or measured at the events is withheld.
+- steps only between alternating strikes in one shot (`shots`) and within 30 % of the local rhythm;
+  leg-label exchanges found from the strikes' alternation are undone first (`gait_labels`);
+- cadence: the events' when within 4 % of the feet's rhythm (spectral), else the rhythm
+  (`cadence_source`, `cadence_reason`); beyond 10 % every value timed by or measured at the events
+  is withheld.
 """
 
 from __future__ import annotations
