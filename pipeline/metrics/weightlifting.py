@@ -286,8 +286,9 @@ class RepFrames:
     complete: bool
 
 
-def rep_frames(ex: Excursion, profile: ExerciseProfile, t: FloatArray) -> RepFrames:
-    last = len(t) - 1
+def rep_frames(ex: Excursion, profile: ExerciseProfile, t: FloatArray, last: int | None = None) -> RepFrames:
+    """`last`: the last frame of the rep's shot (default the clip's): a rep never runs past it."""
+    last = len(t) - 1 if last is None else last
     if profile.rest == "high":               # down first: bottom = far point, lockout = end
         assert ex.end_frame is not None and ex.end_s is not None
         lock_end = min(last, int(np.searchsorted(t, ex.end_s + LOCKOUT_WINDOW_S)))
@@ -367,10 +368,10 @@ def _velocity(sig: Signals, c0: int, c1: int, m_per_px: float | None) -> dict[st
 
 def _olympic(ex: Excursion, seq: PoseSequence, sig: Signals, angles: dict[str, FloatArray],
              both: dict[str, FloatArray], side: str, height_px: float, scale: Scale,
-             jerk: bool) -> tuple[dict[str, Any], OlympicKeyFrames]:
+             jerk: bool, shot_last: int) -> tuple[dict[str, Any], OlympicKeyFrames]:
     """Phases and catch of one Olympic lift; the knees of both sides find the phases (the far knee
     shows the double knee bend as well), the primary side's angles are reported."""
-    last = ex.end_frame if ex.end_frame is not None else len(seq) - 1
+    last = ex.end_frame if ex.end_frame is not None else shot_last     # never past the shot's end
     kf = find_key_frames(sig.t, sig.bar_h, sig.hip_h, sig.knee_h, both["knee"], ex.start_frame, last, height_px,
                          jerk=jerk)
     t = sig.t
@@ -474,6 +475,7 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
     found, seg_bounds = _reps_per_shot(sig, profile, height_px, shots)
     reasons = rep_reasons(found, seg_bounds, profile.rest, sig.t, sig.reliable & seq.detected)
     excursions = [ex for ex, why in zip(found, reasons) if why is None]
+    shot_last = [b for (_, b), why in zip(seg_bounds, reasons) if why is None]
     summary["incomplete_reps"] = [_incomplete(ex, why, shots, sig.t, height_px)
                                   for ex, why in zip(found, reasons) if why is not None]
     if summary["incomplete_reps"]:
@@ -488,15 +490,15 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
     t = sig.t
     both = {j: nanmean(np.stack([angles[f"left_{j}_flexion"], angles[f"right_{j}_flexion"]], axis=1), axis=1)
             for j in ("knee", "elbow")} if profile.olympic else {}
-    for k, ex in enumerate(excursions):
-        rf = rep_frames(ex, profile, t)
+    for k, (ex, last) in enumerate(zip(excursions, shot_last)):
+        rf = rep_frames(ex, profile, t, last)
         rep = _rep_metrics(k, ex, rf, seq, sig, angles, profile, view, height_px, scale, side)
         rep["complete"] = True                 # counted: seen whole (rep_status); `lowered` says if it came back down
         rep["lowered"] = ex.returned
         rep["segment"] = int(shots.segment_of(np.array([ex.start_frame]))[0])
         result.events.append(_event("rep_start", t, rf.start_s, k))
         if profile.olympic:
-            oly, kf = _olympic(ex, seq, sig, angles, both, side, height_px, scale, exercise == "clean_and_jerk")
+            oly, kf = _olympic(ex, seq, sig, angles, both, side, height_px, scale, exercise == "clean_and_jerk", last)
             rep.update(oly)
             result.events += [_event(f"{name}_start", t, t[a], k) for name, (a, _) in kf.phases().items()]
             result.events += [_event("peak_bar_height", t, t[kf.peak_bar], k),
