@@ -20,6 +20,7 @@ from pipeline import export, pose_cache
 from pipeline.errors import PipelineError, StorageUnavailable
 from pipeline.manifest import failed, new_manifest, with_status
 from pipeline.metrics.activity import Analysis, analyze_pose, angle_summary
+from pipeline.metrics.shots import detect_shots
 from pipeline.options import AnalysisOptions
 from pipeline.pose.models import model_sha256, resolve_model
 from pipeline.pose.parallel import estimate_athlete_parallel, pose_settings
@@ -163,6 +164,7 @@ def completed_manifest(base: dict[str, Any], analysis: Analysis, probe_info: Pro
     return with_status(
         base, "completed", source=source, probe=probe_info.to_dict(), quality=quality,
         metrics=analysis.result.summary, angle_summary=angle_summary(analysis.angles), events=events,
+        segments=detect_shots(analysis.raw).as_dicts(analysis.raw.time_s),
         warnings=quality["warnings"] + analysis.result.warnings, artifacts=artifacts,
         timings_s={k: round(v, 3) for k, v in timings.items()},
         processing_time_s=round(time.perf_counter() - started, 3),

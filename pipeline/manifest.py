@@ -17,7 +17,7 @@ def new_manifest(session_id: str, options: AnalysisOptions, source_uri: str,
         "session_id": session_id, "activity": options.activity, "owner": options.owner, "status": "queued",
         "error": None, "created_at": created_at or utc_now_iso(), "updated_at": utc_now_iso(),
         "source": {"uri": source_uri}, "probe": None, "options": options.to_dict(), "quality": None,
-        "metrics": None, "angle_summary": None, "events": [], "warnings": [], "artifacts": {},
+        "metrics": None, "angle_summary": None, "events": [], "segments": [], "warnings": [], "artifacts": {},
         "timings_s": {}, "processing_time_s": None, "model": {"name": options.model},
         "pipeline_version": __version__,
     }

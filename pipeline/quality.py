@@ -23,6 +23,11 @@ NEEDED: dict[str, tuple[L, ...]] = {
 # Below these frame rates the activity's fast events are poorly resolved.
 MIN_FPS = {"jumping": 30.0, "running": 50.0, "weightlifting": 24.0}
 FEET = (L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)
+# What is less precise below MIN_FPS (cadence and rep counts hold: events are timed between frames).
+LESS_PRECISE = {"running": "contact and flight times, duty factor and their left/right asymmetry are "
+                           "about a frame off; cadence and step times hold",
+                "weightlifting": "bar velocities and the short phases of Olympic lifts are less precise; "
+                                 "rep counts hold"}
 
 
 def _warn(code: str, message: str) -> dict[str, str]:
@@ -58,6 +63,7 @@ def quality_block(activity: str, raw: PoseSequence, view: ViewInfo, probe: Probe
     if probe.frame_count and decoded_frames < probe.frame_count * 0.98:
         warnings.append(_warn("truncated_video", f"only {decoded_frames} of {probe.frame_count} frames could be "
                                                  "decoded; the end of the file is damaged"))
+    warnings = [_less_precise(w, activity) for w in warnings]
     return {"detected_share": round(share, 4), "view": view.view, "facing": view.facing,
             "fps": round(probe.fps, 3), "frames": len(raw), "landmark_visibility": visibility,
             "people": people, "warnings": warnings}
@@ -70,3 +76,10 @@ def _feet_out_share(raw: PoseSequence) -> float:
     vis = raw.visibility[raw.detected][:, list(FEET)]
     out = (xy[..., 1] > raw.height) | (xy[..., 0] < 0) | (xy[..., 0] > raw.width) | (vis < 0.3)
     return float(out.all(axis=1).mean())
+
+
+def _less_precise(warning: dict[str, str], activity: str) -> dict[str, str]:
+    """A `low_fps` warning told what it costs this activity (`LESS_PRECISE`)."""
+    if warning["code"] != "low_fps" or activity not in LESS_PRECISE:
+        return warning
+    return {**warning, "message": f"{warning['message']} ({LESS_PRECISE[activity]})"}

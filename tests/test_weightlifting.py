@@ -385,8 +385,9 @@ def test_deadlift_rear_oblique_two_reps(raw_pose, clip) -> None:
     s = a.result.summary
     assert s["rep_count"] == 2
     assert abs(s["reps"][0]["lockout_s"] - 1.9) < 0.4 and abs(s["reps"][1]["lockout_s"] - 5.7) < 0.4
-    assert s["reps"][0]["complete"] and s["reps"][0]["end_s"] is not None
-    assert not s["reps"][1]["complete"]                        # still at lockout when the clip ends
+    assert s["reps"][0]["complete"] and s["reps"][0]["end_s"] is not None and s["reps"][0]["lowered"]
+    # still at lockout when the clip ends: a whole pull (counted), not lowered
+    assert s["reps"][1]["complete"] and not s["reps"][1]["lowered"] and s["incomplete_reps"] == []
     assert all(r["lockout_hip_flexion_deg"] < 20 for r in s["reps"])
     assert "oblique_view" in {w["code"] for w in a.result.warnings}
 

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from pipeline.metrics.angles import SEGMENT_ANGLES, compute_angles
 from pipeline.metrics.movement import movement_warnings
 from pipeline.metrics.result import ActivityResult
+from pipeline.metrics.shots import detect_shots
 from pipeline.metrics.view import ViewInfo, detect_view, facing_sign
 from pipeline.options import AnalysisOptions
 from pipeline.pose.cleaning import clean
@@ -44,8 +45,10 @@ def analyze_pose(raw: PoseSequence, options: AnalysisOptions, *, bar_xy: NDArray
     seq = clean(raw, cutoff_hz=module.CUTOFF_HZ)
     view = detect_view(seq)
     angles = compute_angles(seq, facing_sign(seq))
+    shots = detect_shots(raw)     # on the raw pose: the low-pass and gap filling smear a jump
     extra: dict[str, Any] = {"jumping": {"raw": raw},
-                             "weightlifting": {"bar_xy": bar_xy, "plate_radius_px": plate_radius_px},
+                             "weightlifting": {"bar_xy": bar_xy, "plate_radius_px": plate_radius_px, "shots": shots},
+                             "running": {"shots": shots},
                              }.get(options.activity, {})
     result = module.analyze(seq, angles, view, options, **extra)
     result.warnings += movement_warnings(seq, options)

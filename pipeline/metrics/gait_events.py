@@ -34,7 +34,9 @@ Method:
    timed within a few ms at 60-240 fps, and within a frame at 30. With noisier heights (real
    footage) the same construction runs on the speed over the ground, between half the planted
    limit and the limit: jitter-proof, biased by 10-35 ms (45 ms at worst on the synthetic gaits).
-5. Edges: a contact whose start (end) touches missing frames or the clip's ends has no foot strike
+5. Zoom: a camera zooming about the image centre (phones) is undone first, from the leg length
+   over time (`unzoomed`): it would move planted feet outwards and stretch every length.
+6. Edges: a contact whose start (end) touches missing frames or the clip's ends has no foot strike
    (toe-off): the athlete entered or left the frame mid-stance. Nor has one without a swing in
    view: the foot must arrive from behind before a strike and leave forward after a toe-off
    (`SWING_MIN` within `SWING_CHECK_S`; where the track ends sooner, at least not backwards), which
@@ -80,6 +82,8 @@ SWING_MIN = 0.1             # leg lengths: ... that moves the foot forward at le
 REFINE_LOW = 0.015          # leg lengths (~1 cm): the lowest height used to time an event
 REFINE_HIGH = 0.05          # leg lengths: ... and the highest
 REFINE_SPAN_S = 0.15        # an approach is searched this long before a strike / after a toe-off
+ZOOM_WINDOW_S = 1.5         # the camera's zoom: the leg length's rolling median over this ...
+ZOOM_MIN = 0.03             # ... undone when it changes by more than this share
 HEIGHT_NOISE_MAX = 0.01     # leg lengths (~1 cm): noisier stance heights time events by the speed instead
 
 
@@ -118,6 +122,27 @@ def leg_length_px(xy: FloatArray) -> float:
         for p in ("LEFT_", "RIGHT_")
     ])
     return float(np.nanmedian(lengths)) if np.isfinite(lengths).any() else float("nan")
+
+
+def unzoomed(xy: FloatArray, fps: float, width: int, height: int) -> FloatArray:
+    """Image coordinates with a zoom of the camera undone: phones zoom about the image centre, which
+    moves a planted foot outwards as if it slid, and changes every length. The zoom is the leg length
+    (rolling median over `ZOOM_WINDOW_S`, a couple of strides) against its median over the clip;
+    below `ZOOM_MIN` of change the coordinates are returned as they are."""
+    legs = np.stack([
+        np.linalg.norm(xy[:, L[p + "HIP"]] - xy[:, L[p + "KNEE"]], axis=-1)
+        + np.linalg.norm(xy[:, L[p + "KNEE"]] - xy[:, L[p + "ANKLE"]], axis=-1) for p in ("LEFT_", "RIGHT_")], axis=1)
+    ok = np.isfinite(legs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_frame = np.where(ok, legs, 0.0).sum(axis=1) / ok.sum(axis=1)     # NaN where neither leg is seen
+    window = max(3, int(round(ZOOM_WINDOW_S * fps)) | 1)
+    rolling = pd.Series(per_frame).rolling(window, center=True, min_periods=3).median().to_numpy()
+    ref = np.nanmedian(per_frame) if np.isfinite(per_frame).any() else np.nan
+    zoom = pd.Series(rolling / ref).ffill().bfill().to_numpy()
+    if not np.isfinite(zoom).any() or np.nanmax(np.abs(zoom - 1)) < ZOOM_MIN:
+        return xy
+    centre = np.array([width / 2, height / 2])
+    return centre + (xy - centre) / zoom[:, None, None]
 
 
 def ground_clearance(y_down: FloatArray, fps: float, leg_px: float) -> FloatArray:
@@ -397,7 +422,7 @@ def detect_contacts(seq: PoseSequence, facing: FloatArray | float, stride_s: flo
     feet's rhythm, if known (bounds how short a stance and how long a fragment gap can be)."""
     if len(seq) < 3:
         return Contacts.empty()
-    xy = seq.image_xy.astype(np.float64)
+    xy = unzoomed(seq.image_xy.astype(np.float64), seq.fps, seq.width, seq.height)
     leg_px = leg_length_px(xy)
     if not np.isfinite(leg_px) or leg_px <= 0:
         return Contacts.empty()

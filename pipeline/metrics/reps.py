@@ -102,12 +102,13 @@ def _rest_level(e: NDArray[np.float64], lo: int, hi: int, rise_hint: float, wind
 
 def find_reps(time_s: NDArray[np.floating], signal: NDArray[np.floating], *, rest: Rest,
               min_amplitude: float, edge_fraction: float = EDGE_FRACTION,
-              return_fraction: float = RETURN_FRACTION) -> list[Excursion]:
+              return_fraction: float = RETURN_FRACTION, unfinished: bool = False) -> list[Excursion]:
     """Every excursion of `signal` from its rest position larger than `min_amplitude`.
 
     `signal` is higher = more "up" (hip or bar height); `rest` says where a rep starts.
     Excursions whose start is not in the clip are dropped; with rest "high" so are those that
-    never come back (check `returned` for rest "low").
+    never come back (check `returned` for rest "low"), unless `unfinished` (then they are kept with
+    `returned` False, to be reported as cut off rather than silently lost).
     """
     t = np.asarray(time_s, dtype=np.float64)
     x = np.asarray(signal, dtype=np.float64)
@@ -170,7 +171,7 @@ def find_reps(time_s: NDArray[np.floating], signal: NDArray[np.floating], *, res
             ie = _first_at_most(e, far, hi, thr_r)
             assert ie is not None             # base_r is reached inside [far, hi]
             end_s = _cross_time(t, e, ie - 1, ie, thr_r)
-        elif rest == "high":
+        elif rest == "high" and not unfinished:
             continue                           # a squat that never stood back up is not a rep
         else:
             fall, ie = rise, hi

@@ -14,8 +14,11 @@ every metric are in docs/metrics/running.md; the short form:
 - foot strike angle: foot (heel->toe) angle at FS minus the same foot's angle at 35 % of stance
   (foot flat), pattern after Altman & Davis (2012): > 8 deg rearfoot, < -1.6 deg forefoot;
 - knee flexion at FS and its peak in stance; hip extension at TO; trunk lean from vertical.
-- cadence cross-check: the feet's rhythm (spectral) must agree with the event cadence within 10 %;
-  otherwise cadence is the rhythm and every value timed by or measured at the events is withheld.
+- steps only between alternating strikes in one shot (`shots`) and within 30 % of the local rhythm;
+  leg-label exchanges found from the strikes' alternation are undone first (`gait_labels`);
+- cadence: the events' when within 4 % of the feet's rhythm (spectral), else the rhythm
+  (`cadence_source`, `cadence_reason`); beyond 10 % every value timed by or measured at the events
+  is withheld.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from numpy.typing import NDArray
 from pipeline.metrics.gait_events import SIDES, Contacts, detect_contacts, runs
 from pipeline.metrics.naming import unit_of
 from pipeline.metrics.result import ActivityResult, Event, Metric
+from pipeline.metrics.gait_labels import exchange_angles, exchange_legs, swapped_frames
+from pipeline.metrics.shots import Shots, detect_shots
 from pipeline.metrics.view import ViewInfo, facing_sign
 from pipeline.options import AnalysisOptions
 from pipeline.pose.landmarks import Landmark as L
@@ -42,6 +47,9 @@ CUTOFF_HZ = 10.0
 
 BILATERAL_SHARE = 0.2       # strikes of both feet closer than this share of a stride: a jump, not a step
 MISSED_STEP_RATIO = 1.6     # a step this much longer than the median hides a missed strike
+STEP_TOLERANCE = 0.3        # a step time this share off the local rhythm is a missed or false strike ...
+LOCAL_STEPS = 3             # ... the rhythm: the median of this many steps either side
+CADENCE_AGREE = 0.04        # the event cadence is reported when within this share of the feet's rhythm
 SPECTRAL_BAND_HZ = (0.3, 2.5)   # stride frequencies from slow walking to sprinting
 CADENCE_MISMATCH = 0.1      # event and rhythm cadences further apart than this share: events unreliable
 # per-step values timed by, or measured at, the foot strikes and toe-offs: blanked when those are unreliable
@@ -58,20 +66,39 @@ SHANK_THIGH_TRUNK_OF_HEIGHT = 0.779
 
 
 def analyze(seq: PoseSequence, angles: dict[str, np.ndarray], view: ViewInfo,
-            options: AnalysisOptions) -> ActivityResult:
+            options: AnalysisOptions, shots: Shots | None = None) -> ActivityResult:
     """Gait metrics of a cleaned side-view sequence (swaps undone, low-passed at `CUTOFF_HZ`)."""
     facing = facing_sign(seq) if len(seq) else np.zeros(0)
-    rhythm_spm = spectral_cadence_spm(seq)
+    shots = shots if shots is not None else detect_shots(seq)
+    rhythm_spm = spectral_cadence_spm(seq, shots)
     stride_s = 120.0 / rhythm_spm if np.isfinite(rhythm_spm) and rhythm_spm > 0 else None
-    contacts = detect_contacts(seq, facing, stride_s)
-    steps = gait_steps(contacts)
+    contacts = contacts_per_shot(seq, facing, stride_s, shots)
     warnings = _view_warnings(view)
+    # strikes alternate: a leg-label exchange the cleaner could not see is undone, then looked at again
+    swapped = swapped_frames(seq, contacts, stride_s / 2 if stride_s else _typical_step(contacts))
+    if swapped.any():
+        seq, angles = exchange_legs(seq, swapped), exchange_angles(angles, swapped)
+        rhythm_spm = spectral_cadence_spm(seq, shots)          # the heels' separation flipped sign there
+        stride_s = 120.0 / rhythm_spm if np.isfinite(rhythm_spm) and rhythm_spm > 0 else None
+        contacts = contacts_per_shot(seq, facing, stride_s, shots)
+        spans = runs(swapped)
+        warnings.append({"code": "leg_labels_swapped",
+                         "message": f"the pose model exchanged the legs' names in {len(spans[0])} stretch"
+                                    f"{'es' if len(spans[0]) > 1 else ''} ({swapped.sum() / seq.fps:.1f} s in all, "
+                                    f"from {seq.time_s[spans[0][0]]:.1f} s): undone, as left and right strikes "
+                                    f"must alternate"})
+    steps = gait_steps(contacts, shots.segment_at(seq.time_s, contacts.foot_strike_s))
     if not np.isfinite(steps.step_time_s).any():
         return _no_gait(contacts, steps, view, warnings)
     m_per_px = metres_per_pixel(seq, options.athlete_height_m)
     per_step = step_metrics(seq, angles, steps, facing, m_per_px, options.treadmill_speed_m_s)
     events_spm = event_cadence_spm(steps)
     unreliable = cadence_mismatch(events_spm, rhythm_spm)
+    if steps.rejected:
+        warnings.append({"code": "steps_off_rhythm",
+                         "message": f"{steps.rejected} step time{'s' if steps.rejected > 1 else ''} more than "
+                                    f"{STEP_TOLERANCE:.0%} off the local rhythm (a missed or false strike) "
+                                    f"left out of the cadence and step times"})
     if unreliable:
         # the strikes and toe-offs are not the athlete's: nothing timed or measured at them is published
         per_step = {k: np.full(len(steps), np.nan) if k in WITHHELD_WHEN_UNRELIABLE else v
@@ -106,14 +133,59 @@ class Steps:
         self.stride_time_s = np.full(len(self.rows), np.nan)
         self.flight_time_s = np.full(len(self.rows), np.nan)
         self.next_fs = np.full(len(self.rows), np.nan)   # end of the step (next strike of either foot)
+        self.rejected = 0                                 # step times left out: off the local rhythm
 
     def __len__(self) -> int:
         return len(self.rows)
 
 
-def gait_steps(contacts: Contacts) -> Steps:
-    """Steps of a gait: strikes that alternate between the feet, not both feet at once (a jump)."""
+def contacts_per_shot(seq: PoseSequence, facing: FloatArray, stride_s: float | None, shots: Shots) -> Contacts:
+    """`detect_contacts` on each shot alone (a stance cut by a boundary has no strike or toe-off there)."""
+    if len(shots) <= 1 and (len(shots) == 0 or (shots.first[0] == 0 and shots.last[0] == len(seq) - 1)):
+        return detect_contacts(seq, facing, stride_s)
+    parts = []
+    for a, b in zip(shots.first.tolist(), shots.last.tolist()):
+        c = detect_contacts(seq[a:b + 1], facing[a:b + 1] if len(facing) else facing, stride_s)
+        parts.append(Contacts(c.side, c.foot_strike_s, c.toe_off_s, c.first + a, c.last + a))
+    if not parts:
+        return Contacts.empty()
+    return Contacts(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                      ("side", "foot_strike_s", "toe_off_s", "first", "last")))
+
+
+def _typical_step(contacts: Contacts) -> float:
+    """Median time between consecutive strikes of opposite feet (NaN without any)."""
+    fs, side = contacts.foot_strike_s, contacts.side
+    ok = np.isfinite(fs)
+    order = np.argsort(fs[ok])
+    f, sd = fs[ok][order], side[ok][order]
+    gap = np.diff(f)[sd[1:] != sd[:-1]]
+    return float(np.median(gap)) if len(gap) else float("nan")
+
+
+def _local_median(x: FloatArray, half: int) -> FloatArray:
+    """Median of the finite values of x within `half` places either side, itself excluded."""
+    n = len(x)
+    if n == 0:
+        return x.copy()
+    pad = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])
+    win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1).copy()
+    win[:, half] = np.nan
+    ok = np.isfinite(win).any(axis=1)
+    out = np.full(n, np.nan)
+    out[ok] = np.nanmedian(win[ok], axis=1)
+    return out
+
+
+def gait_steps(contacts: Contacts, segment: NDArray[np.int64] | None = None) -> Steps:
+    """Steps of a gait: strikes that alternate between the feet, not both feet at once (a jump).
+
+    `segment`: the shot of each contact's strike (`shots.Shots.segment_at`): no step spans a cut.
+    A step whose time is more than `STEP_TOLERANCE` off the local rhythm (the median of the
+    neighbouring steps) is a missed or a false strike: its time is not a step time."""
     has_fs = np.isfinite(contacts.foot_strike_s)
+    if segment is not None:
+        has_fs &= segment >= 0
     fs, side = contacts.foot_strike_s, contacts.side
     keep = has_fs.copy()
     # the nearest strike of the other foot; in a gait it is about half a stride away
@@ -127,10 +199,16 @@ def gait_steps(contacts: Contacts) -> Steps:
     n = len(steps)
     if n < 2:
         return steps
+    seg = np.zeros(n, np.int64) if segment is None else segment[steps.rows]
     gap = np.diff(steps.fs)
-    alternate = steps.side[1:] != steps.side[:-1]
+    alternate = (steps.side[1:] != steps.side[:-1]) & (seg[1:] == seg[:-1])
     typical = np.median(gap[alternate]) if alternate.any() else np.nan
-    ok = alternate & (gap <= MISSED_STEP_RATIO * typical) & (gap >= typical / MISSED_STEP_RATIO)
+    plausible = alternate & (gap <= MISSED_STEP_RATIO * typical) & (gap >= typical / MISSED_STEP_RATIO)
+    local = _local_median(np.where(plausible, gap, np.nan), LOCAL_STEPS)
+    local = np.where(np.isfinite(local), local, typical)
+    on_rhythm = np.abs(gap - local) <= STEP_TOLERANCE * local
+    ok = plausible & on_rhythm
+    steps.rejected = int((plausible & ~on_rhythm).sum())
     steps.step_time_s[1:] = np.where(ok, gap, np.nan)
     steps.next_fs[:-1] = np.where(ok, steps.fs[1:], np.nan)
     # flight: from the other foot's toe-off (the contact just before, in all contacts) to this strike
@@ -138,6 +216,8 @@ def gait_steps(contacts: Contacts) -> Steps:
     prev_ok = prev_row >= 0
     prev_row = np.maximum(prev_row, 0)
     prev_other = prev_ok & (contacts.side[prev_row] != steps.side)
+    if segment is not None:
+        prev_other &= segment[prev_row] == seg
     prev_to = np.where(prev_other, contacts.toe_off_s[prev_row], np.nan)
     near_enough = steps.fs - prev_to <= MISSED_STEP_RATIO * typical
     steps.flight_time_s[:] = np.where(near_enough, steps.fs - prev_to, np.nan)
@@ -166,16 +246,21 @@ def _nearest_distance(x: FloatArray, sorted_ref: FloatArray) -> FloatArray:
 
 # --- cadence cross-check --------------------------------------------------------------------
 
-def spectral_cadence_spm(seq: PoseSequence) -> float:
+def spectral_cadence_spm(seq: PoseSequence, shots: Shots | None = None) -> float:
     """Cadence from the rhythm of the feet, without events: the horizontal distance between the two
     heels swings once per stride, so its dominant frequency (0.3-2.5 Hz, zero-padded FFT of the
     longest stretch of seen frames, detrended) times 120 is steps/min. Cruder than event timing but
-    immune to jittery heights: a disagreement flags unreliable events. NaN if under two strides."""
+    immune to jittery heights: a disagreement flags unreliable events. NaN if under two strides.
+    The stretch is taken within one shot (`shots`): another scene has another rhythm, or none."""
     if len(seq) < 8:
         return float("nan")
     xy = seq.image_xy
     sep = (xy[:, L.LEFT_HEEL, 0] - xy[:, L.RIGHT_HEEL, 0]).astype(np.float64)
-    starts, stops = runs(np.isfinite(sep))
+    usable = np.isfinite(sep)
+    if shots is not None:
+        usable &= shots.segment_of(np.arange(len(seq))) >= 0
+        usable[shots.first[1:]] = False                     # a stretch ends at every shot boundary
+    starts, stops = runs(usable)
     if len(starts) == 0:
         return float("nan")
     longest = int(np.argmax(stops - starts))
@@ -201,6 +286,24 @@ def event_cadence_spm(steps: "Steps") -> float:
     """60 / mean step time between observed, alternating foot strikes (NaN without a step time)."""
     mean_step = _mean(steps.step_time_s)
     return 60.0 / mean_step if mean_step > 0 else float("nan")
+
+
+def cadence_choice(events_spm: float, rhythm_spm: float) -> tuple[str | None, str | None]:
+    """Which cadence is reported ("events" or "rhythm") and why: the foot strikes' when they agree
+    with the feet's rhythm within `CADENCE_AGREE`, the rhythm's when they do not."""
+    e, r = math.isfinite(events_spm), math.isfinite(rhythm_spm)
+    if e and not r:
+        return "events", "the rhythm of the feet could not be measured (under two strides seen in one stretch)"
+    if r and not e:
+        return "rhythm", "no step time between alternating foot strikes"
+    if not (e or r):
+        return None, None
+    off = abs(events_spm - rhythm_spm) / rhythm_spm
+    if off <= CADENCE_AGREE:
+        return "events", (f"the foot strikes agree with the rhythm of the feet ({rhythm_spm:.1f} steps/min) "
+                          f"within {CADENCE_AGREE:.0%}")
+    return "rhythm", (f"the foot strikes ({events_spm:.1f} steps/min) are {off:.0%} off the rhythm of the feet: "
+                      f"missed, false or mislabelled strikes")
 
 
 def cadence_mismatch(events_spm: float, rhythm_spm: float) -> bool:
@@ -370,7 +473,7 @@ def session_summary(steps: Steps, per_step: dict[str, FloatArray], view: ViewInf
     or the feet's rhythm when the two disagree (then the events are not to be trusted, and `analyze`
     has blanked the per-step values in `WITHHELD_WHEN_UNRELIABLE`)."""
     events_spm = event_cadence_spm(steps)
-    mismatch = cadence_mismatch(events_spm, rhythm_spm)
+    source, reason = cadence_choice(events_spm, rhythm_spm)
     mean_step = _mean(per_step["step_time_s"])
     by_side = {name: {side: _mean(per_step[name][steps.side == s]) for s, side in enumerate(SIDES)}
                for name in ("step_time_s", "contact_time_s")}
@@ -384,9 +487,11 @@ def session_summary(steps: Steps, per_step: dict[str, FloatArray], view: ViewInf
         duty = contact / (2 * mean_step)
     summary: dict[str, Any] = {
         "step_count": len(steps),
-        "cadence_spm": _num(rhythm_spm if mismatch else events_spm, 2),
+        "cadence_spm": _num(rhythm_spm if source == "rhythm" else events_spm, 2),
         "cadence_events_spm": _num(events_spm, 2),
         "cadence_rhythm_spm": _num(rhythm_spm, 2),
+        "cadence_source": source,
+        "cadence_reason": reason,
         "ground_contact_time_s": _num(contact),
         "flight_time_s": _num(_mean(per_step["flight_time_s"])),
         "double_support_time_s": _num(_mean(per_step["double_support_s"])),
@@ -522,6 +627,7 @@ def _no_gait(contacts: Contacts, steps: Steps, view: ViewInfo, warnings: list[di
         why = "foot strikes did not alternate between the feet"
     summary: dict[str, Any] = {
         "step_count": 0, "cadence_spm": None, "cadence_events_spm": None, "cadence_rhythm_spm": None,
+        "cadence_source": None, "cadence_reason": None,
         "ground_contact_time_s": None, "flight_time_s": None,
         "double_support_time_s": None, "duty_factor": None, "step_time_s": None, "stride_time_s": None,
         "step_time_by_side_s": {"left": None, "right": None}, "step_time_asymmetry_pct": None,

@@ -14,7 +14,7 @@ panning up and down does not make reps.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +25,9 @@ from pipeline.metrics.bar_path import (bar_point, ground_point, hands_point, hor
                                        standing_height_px, vertical_velocity)
 from pipeline.metrics.olympic import OlympicKeyFrames, find_key_frames
 from pipeline.metrics.reps import Excursion, Rest, bridge_nans, find_reps, nearest_frame
+from pipeline.metrics.rep_status import rep_reasons
 from pipeline.metrics.result import ActivityResult, Event, Metric
+from pipeline.metrics.shots import Shots, detect_shots
 from pipeline.metrics.view import ViewInfo
 from pipeline.options import AnalysisOptions
 from pipeline.pose.cleaning import lowpass
@@ -284,8 +286,9 @@ class RepFrames:
     complete: bool
 
 
-def rep_frames(ex: Excursion, profile: ExerciseProfile, t: FloatArray) -> RepFrames:
-    last = len(t) - 1
+def rep_frames(ex: Excursion, profile: ExerciseProfile, t: FloatArray, last: int | None = None) -> RepFrames:
+    """`last`: the last frame of the rep's shot (default the clip's): a rep never runs past it."""
+    last = len(t) - 1 if last is None else last
     if profile.rest == "high":               # down first: bottom = far point, lockout = end
         assert ex.end_frame is not None and ex.end_s is not None
         lock_end = min(last, int(np.searchsorted(t, ex.end_s + LOCKOUT_WINDOW_S)))
@@ -365,10 +368,10 @@ def _velocity(sig: Signals, c0: int, c1: int, m_per_px: float | None) -> dict[st
 
 def _olympic(ex: Excursion, seq: PoseSequence, sig: Signals, angles: dict[str, FloatArray],
              both: dict[str, FloatArray], side: str, height_px: float, scale: Scale,
-             jerk: bool) -> tuple[dict[str, Any], OlympicKeyFrames]:
+             jerk: bool, shot_last: int) -> tuple[dict[str, Any], OlympicKeyFrames]:
     """Phases and catch of one Olympic lift; the knees of both sides find the phases (the far knee
     shows the double knee bend as well), the primary side's angles are reported."""
-    last = ex.end_frame if ex.end_frame is not None else len(seq) - 1
+    last = ex.end_frame if ex.end_frame is not None else shot_last     # never past the shot's end
     kf = find_key_frames(sig.t, sig.bar_h, sig.hip_h, sig.knee_h, both["knee"], ex.start_frame, last, height_px,
                          jerk=jerk)
     t = sig.t
@@ -429,12 +432,15 @@ def _event(kind: str, t: FloatArray, time_s: float, index: int) -> Event:
 # ---------------------------------------------------------------- entry point
 
 def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: ViewInfo, options: AnalysisOptions,
-            *, bar_xy: NDArray[np.floating] | None = None, plate_radius_px: float | None = None) -> ActivityResult:
+            *, bar_xy: NDArray[np.floating] | None = None, plate_radius_px: float | None = None,
+            shots: Shots | None = None) -> ActivityResult:
     """Reps and their metrics for `options.exercise` (back squat when not given, with a warning).
 
     `seq` is the cleaned sequence (`clean(raw, CUTOFF_HZ)`); `bar_xy` optionally a tracked bar
     end (T, 2) in pixels (`bar_tracker.track_bar`), used for the bar path where finite, and
     `plate_radius_px` the radius of its plate, the scale of the bar's distances and velocities.
+    `shots`: the clip's shots (`shots.detect_shots` on the raw pose; detected on `seq` when not
+    given): reps are found in each shot alone, and only reps seen whole are counted (`rep_status`).
     """
     warnings: list[dict[str, str]] = []
     exercise = options.exercise
@@ -443,7 +449,7 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
         warnings.append({"code": "exercise_defaulted",
                          "message": f"no exercise given; analysed as {DEFAULT_EXERCISE.replace('_', ' ')}"})
     profile = PROFILES[exercise]
-    summary: dict[str, Any] = {"exercise": exercise, "rep_count": 0, "reps": [],
+    summary: dict[str, Any] = {"exercise": exercise, "rep_count": 0, "reps": [], "incomplete_reps": [],
                                "mean_concentric_velocity_m_s": None, "velocity_loss_pct": None}
     result = ActivityResult("weightlifting", summary, warnings=warnings)
     if len(seq) == 0 or not seq.detected.any():
@@ -465,21 +471,34 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
         return _no_reps(result, "the athlete's body was not seen well enough to follow the lift")
     warnings.extend(_quality_warnings(scale, view, profile, sig))
 
-    excursions = find_reps(sig.t, sig.segment_h, rest=profile.rest, min_amplitude=profile.min_rom * height_px)
+    shots = shots if shots is not None else detect_shots(seq)
+    found, seg_bounds = _reps_per_shot(sig, profile, height_px, shots)
+    reasons = rep_reasons(found, seg_bounds, profile.rest, sig.t, sig.reliable & seq.detected)
+    excursions = [ex for ex, why in zip(found, reasons) if why is None]
+    shot_last = [b for (_, b), why in zip(seg_bounds, reasons) if why is None]
+    summary["incomplete_reps"] = [_incomplete(ex, why, shots, sig.t, height_px)
+                                  for ex, why in zip(found, reasons) if why is not None]
+    if summary["incomplete_reps"]:
+        warnings.append(_incomplete_warning(summary["incomplete_reps"]))
     if not excursions:
         what = "hips" if profile.tracked == "hip" else "bar"
-        return _no_reps(result, f"no {exercise.replace('_', ' ')} repetition found: the {what} never moved "
-                                f"more than {profile.min_rom * 100:.0f} % of the athlete's height and back")
+        why = (f"no complete {exercise.replace('_', ' ')} repetition: {len(found)} incomplete (see incomplete_reps)"
+               if found else f"no {exercise.replace('_', ' ')} repetition found: the {what} never moved "
+                             f"more than {profile.min_rom * 100:.0f} % of the athlete's height and back")
+        return _no_reps(result, why)
     reps: list[dict[str, Any]] = []
     t = sig.t
     both = {j: nanmean(np.stack([angles[f"left_{j}_flexion"], angles[f"right_{j}_flexion"]], axis=1), axis=1)
             for j in ("knee", "elbow")} if profile.olympic else {}
-    for k, ex in enumerate(excursions):
-        rf = rep_frames(ex, profile, t)
+    for k, (ex, last) in enumerate(zip(excursions, shot_last)):
+        rf = rep_frames(ex, profile, t, last)
         rep = _rep_metrics(k, ex, rf, seq, sig, angles, profile, view, height_px, scale, side)
+        rep["complete"] = True                 # counted: seen whole (rep_status); `lowered` says if it came back down
+        rep["lowered"] = ex.returned
+        rep["segment"] = int(shots.segment_of(np.array([ex.start_frame]))[0])
         result.events.append(_event("rep_start", t, rf.start_s, k))
         if profile.olympic:
-            oly, kf = _olympic(ex, seq, sig, angles, both, side, height_px, scale, exercise == "clean_and_jerk")
+            oly, kf = _olympic(ex, seq, sig, angles, both, side, height_px, scale, exercise == "clean_and_jerk", last)
             rep.update(oly)
             result.events += [_event(f"{name}_start", t, t[a], k) for name, (a, _) in kf.phases().items()]
             result.events += [_event("peak_bar_height", t, t[kf.peak_bar], k),
@@ -505,6 +524,39 @@ def analyze(seq: PoseSequence, angles: dict[str, NDArray[np.float64]], view: Vie
                        if summary[name] is not None]
     result.events.sort(key=lambda ev: (ev.time_s, ev.index or 0))
     return result
+
+
+def _reps_per_shot(sig: Signals, profile: ExerciseProfile, height_px: float,
+                   shots: Shots) -> tuple[list[Excursion], list[tuple[int, int]]]:
+    """Excursions found in each shot on its own (none spans a cut or a fade), in clip frames, and the
+    first and last frame of the shot each is in."""
+    found: list[Excursion] = []
+    bounds: list[tuple[int, int]] = []
+    for a, b in zip(shots.first.tolist(), shots.last.tolist()):
+        part = find_reps(sig.t[a:b + 1], sig.segment_h[a:b + 1], rest=profile.rest,
+                         min_amplitude=profile.min_rom * height_px, unfinished=True)
+        found += [replace(ex, start_frame=ex.start_frame + a, arrive_frame=ex.arrive_frame + a,
+                          far_frame=ex.far_frame + a, depart_frame=ex.depart_frame + a,
+                          end_frame=None if ex.end_frame is None else ex.end_frame + a) for ex in part]
+        bounds += [(a, b)] * len(part)
+    return found, bounds
+
+
+_REASON_TEXT = {"lost_tracking": "the athlete was not seen through it",
+                "cut_off": "the clip or the shot ends before it is over",
+                "partial_range": "it covered much less range than the other reps"}
+
+
+def _incomplete(ex: Excursion, reason: str, shots: Shots, t: FloatArray, height_px: float) -> dict[str, Any]:
+    return {"start_s": _num(ex.start_s), "far_s": _num(ex.far_s), "end_s": _num(ex.end_s), "reason": reason,
+            "segment": int(shots.segment_of(np.array([ex.start_frame]))[0]),
+            "range_of_motion_pct_height": _num(100 * ex.amplitude / height_px, 1)}
+
+
+def _incomplete_warning(items: list[dict[str, Any]]) -> dict[str, str]:
+    listed = "; ".join(f"at {it['start_s']:.1f} s, {it['reason']} ({_REASON_TEXT[it['reason']]})" for it in items)
+    return {"code": "incomplete_reps",
+            "message": f"{len(items)} incomplete rep{'s' if len(items) > 1 else ''} not counted: {listed}"}
 
 
 def _quality_warnings(scale: Scale, view: ViewInfo, profile: ExerciseProfile,

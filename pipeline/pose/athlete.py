@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import NoPersonFound
-from pipeline.pose.estimate import MAX_PEOPLE, detect
+from pipeline.pose.estimate import MAX_PEOPLE, detect, frame_diff
 from pipeline.pose.models import resolve_model
 from pipeline.pose.sequence import PoseSequence
 from pipeline.pose.tracking import select_athlete
@@ -22,4 +22,5 @@ def estimate_athlete(video: str | Path, *, model: str = "full", select: str = "l
     det = detect(iter_frames(video), resolve_model(model), num_poses=num_poses, on_frame=on_frame)
     if len(det) == 0:
         raise NoPersonFound("the video has no frames to look for a person in")
-    return select_athlete(det, select, fps=info.fps)
+    seq, people = select_athlete(det, select, fps=info.fps)
+    return seq.with_arrays(frame_diff=frame_diff(det.thumbs)), people

@@ -45,7 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeline.errors import NoPersonFound
-from pipeline.pose.estimate import MAX_PEOPLE, Detections, detect
+from pipeline.pose.estimate import MAX_PEOPLE, Detections, detect, frame_diff
 from pipeline.pose.models import resolve_model
 from pipeline.pose.sequence import PoseSequence
 from pipeline.pose.tracking import select_athlete
@@ -297,8 +297,9 @@ def concat_detections(parts: list[Detections]) -> Detections:
                 a = np.concatenate([a, pad], axis=1)
             arrays.append(a)
         cols[name] = np.concatenate(arrays)
+    thumbs = None if any(d.thumbs is None for d in parts) else np.concatenate([d.thumbs for d in parts])
     return Detections(np.concatenate([d.time_s for d in parts]), **cols,
-                      width=parts[0].width, height=parts[0].height)
+                      width=parts[0].width, height=parts[0].height, thumbs=thumbs)
 
 
 @dataclass(frozen=True)
@@ -388,6 +389,7 @@ def estimate_athlete_parallel(video: str | Path, *, model: str = "full", select:
     if len(run.detections) == 0:
         raise NoPersonFound("the video has no frames to look for a person in")
     seq, people = select_athlete(run.detections, select, fps=info.fps)
+    seq = seq.with_arrays(frame_diff=frame_diff(run.detections.thumbs))   # thumbnails joined across chunks
     return seq, {**people, "num_poses": run.num_poses, "pose_chunks": run.chunks}
 
 

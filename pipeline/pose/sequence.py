@@ -42,9 +42,17 @@ class PoseSequence:
     width: int
     height: int
     fps: float
+    # (T,) change of a small grey thumbnail of the frame since the previous frame (median over its
+    # pixels, 0-255; NaN for the first), measured while posing; None when the pose came without it
+    # (older caches, synthetic sequences). Shot boundaries (pipeline.metrics.shots) read it.
+    frame_diff: NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.time_s)
+        if self.frame_diff is not None and (not isinstance(self.frame_diff, np.ndarray)
+                                            or self.frame_diff.shape != (n,)):
+            got = getattr(self.frame_diff, "shape", type(self.frame_diff).__name__)
+            raise ValueError(f"PoseSequence.frame_diff: expected shape ({n},), got {got}")
         for name, shape in _SHAPES.items():
             arr = getattr(self, name)
             expected = tuple(n if d == "T" else d for d in shape)
@@ -88,7 +96,8 @@ class PoseSequence:
 
     def __getitem__(self, index: slice | NDArray[np.bool_] | NDArray[np.integer]) -> "PoseSequence":
         """Frames selected by a slice, a boolean mask or indices, as a new sequence."""
-        return replace(self, **{name: getattr(self, name)[index] for name in _SHAPES})
+        diff = None if self.frame_diff is None else self.frame_diff[index]
+        return replace(self, **{name: getattr(self, name)[index] for name in _SHAPES}, frame_diff=diff)
 
     def with_arrays(self, **arrays: NDArray[Any]) -> "PoseSequence":
         """A copy with some arrays replaced (validated again)."""
@@ -110,11 +119,13 @@ class PoseSequence:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in _SHAPES}
 
     def save_npz(self, path: str) -> None:
-        np.savez_compressed(path, **self.arrays(), meta=np.array([self.width, self.height, self.fps]))
+        extra = {} if self.frame_diff is None else {"frame_diff": self.frame_diff}
+        np.savez_compressed(path, **self.arrays(), **extra, meta=np.array([self.width, self.height, self.fps]))
 
     @classmethod
     def load_npz(cls, path: str) -> "PoseSequence":
         with np.load(path) as data:
             width, height, fps = data["meta"]
+            diff = data["frame_diff"] if "frame_diff" in data.files else None
             return cls(**{name: data[name] for name in _SHAPES}, width=int(width), height=int(height),
-                       fps=float(fps))
+                       fps=float(fps), frame_diff=diff)
