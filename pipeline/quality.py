@@ -23,6 +23,18 @@ NEEDED: dict[str, tuple[L, ...]] = {
 # Below these frame rates the activity's fast events are poorly resolved.
 MIN_FPS = {"jumping": 30.0, "running": 50.0, "weightlifting": 24.0}
 FEET = (L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)
+NOMINAL_TOL = 0.01         # a rate within 1 % of a whole number is that number (NTSC 29.97 = 30000/1001, phones' 29.95)
+
+
+def nominal_fps(fps: float) -> float:
+    """The frame rate a user chose: NTSC 23.976 / 29.97 / 59.94 and a phone's 29.95 average count as 24 / 30 / 60."""
+    whole = round(fps)
+    return float(whole) if whole > 0 and abs(fps - whole) <= NOMINAL_TOL * whole else float(fps)
+
+
+def fps_text(fps: float) -> str:
+    """'30 fps', '29.97 fps': as the user would name the rate."""
+    return f"{fps:.0f} fps" if float(fps).is_integer() else f"{fps:.2f} fps"
 
 
 def _warn(code: str, message: str) -> dict[str, str]:
@@ -37,8 +49,8 @@ def quality_block(activity: str, raw: PoseSequence, view: ViewInfo, probe: Probe
     visibility = {L(i).name.lower(): round(float(vis[:, k].mean()), 3) if len(vis) else 0.0
                   for k, i in enumerate(needed)}
     warnings = []
-    if probe.fps < MIN_FPS[activity]:
-        warnings.append(_warn("low_fps", f"the video has {probe.fps:.0f} fps; {activity} needs at least "
+    if nominal_fps(probe.fps) < MIN_FPS[activity]:
+        warnings.append(_warn("low_fps", f"the video has {fps_text(probe.fps)}; {activity} needs at least "
                                          f"{MIN_FPS[activity]:.0f} fps for reliable timing — film in a higher frame-rate mode"))
     share = float(detected.mean()) if len(detected) else 0.0
     if share < 0.8:
