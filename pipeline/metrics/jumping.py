@@ -249,7 +249,7 @@ def _jump(index: int, f: Flight, prev_landing: float | None, prev_was_drop: bool
     """`curves`: the finite samples of the hip height and of the knee flexion (for interpolation)."""
     ft = f.flight_time_s
     h = flight_height_m(ft)
-    hip_rise_px = f.hip_y(f.takeoff_s) - f.hip_y(f.hip_apex_s) if f.hip_fit is not None else float("nan")
+    hip_rise_px = f.hip_rise_px()
     gap = f.takeoff_s - prev_landing if prev_landing is not None else math.inf
     contact = gap if gap <= MAX_CONTACT_S else None
     after_drop = prev_was_drop and gap <= MAX_CONTACT_S    # a drop jump: any jump soon after the drop
