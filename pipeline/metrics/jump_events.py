@@ -129,18 +129,24 @@ _SEGMENTS: tuple[tuple[float, tuple[int, ...], tuple[int, ...], float], ...] = (
 )
 
 
-def centre_of_mass(xy: NDArray[np.floating]) -> NDArray[np.float64]:
+def centre_of_mass(xy: NDArray[np.floating], seen: NDArray[np.bool_] | None = None) -> NDArray[np.float64]:
     """(T, 2) whole-body centre of mass in image pixels from (T, 33, 2) landmarks (NaN if a segment is missing).
 
     In flight it is exactly ballistic: its vertical acceleration is g in pixels, whatever the
-    arms and legs do.
+    arms and legs do. `seen`: (33,) landmarks the camera really sees; segments with a point
+    outside (the head or the hands leaving the top of the frame, where the model only guesses)
+    are left out, the same ones in every frame: the centre of the rest is nearly ballistic.
     """
     p = np.asarray(xy, np.float64)
     total = np.zeros((len(p), 2))
+    mass = 0.0
     for m, prox, dist, f in _SEGMENTS:
+        if seen is not None and not all(seen[i] for i in prox + dist):
+            continue
         a, b = _mean_of(p, prox), _mean_of(p, dist)
         total += m * (a + f * (b - a))
-    return total / sum(s[0] for s in _SEGMENTS)
+        mass += m
+    return total / mass if mass > 0 else np.full((len(p), 2), np.nan)
 
 
 def _mean_of(p: NDArray[np.float64], points: tuple[int, ...]) -> NDArray[np.float64]:

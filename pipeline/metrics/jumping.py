@@ -43,7 +43,9 @@ SQUAT_HOLD_S = 0.4         # still at the bottom this long before pushing: a squ
 CM_WINDOW_S = 5.0          # how far before takeoff the countermovement (or held squat) is looked for
 LANDING_WINDOW_S = 0.6     # landing phase for peak knee flexion and valgus
 EYE_HEIGHT = 0.936         # eye height / stature (Drillis & Contini 1966, in Winter 2009)
+SHOULDER_HEIGHT = 0.818    # shoulder (acromion) height / stature (same source)
 FOOT_LANDMARK_HEIGHT = 0.015  # heel/toe landmarks above the floor, fraction of stature
+IN_FRAME_SHARE = 0.97      # a landmark out of the picture more often: the head or hands leave the frame
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,15 @@ def analyze(seq: PoseSequence, angles: dict[str, FloatArray], view: ViewInfo, op
     side = _leg_side(seq, view)
     knee = _despike(_side_angle(angles, "knee_flexion", side, len(seq)), seq.fps)
     hip_flex = _despike(_side_angle(angles, "hip_flexion", side, len(seq)), seq.fps)
-    stature_px = estimate_stature_px(seq, knee)
+    in_frame = in_frame_share(ev)
+    stature_px = estimate_stature_px(seq, knee, in_frame)
     px_per_m = stature_px / options.athlete_height_m if options.athlete_height_m and np.isfinite(stature_px) else None
 
     flights: list[Flight] = []
     if len(ev) >= 5 and np.isfinite(stature_px):
         xy = ev.image_xy.astype(np.float64)
         flights = find_flights(ev.time_s, xy[:, list(FOOT_POINTS), 1], _mean_y(xy, L.LEFT_HIP, L.RIGHT_HIP),
-                               centre_of_mass(xy)[:, 1], stature_px, seq.fps, px_per_m)
+                               centre_of_mass(xy, in_frame >= IN_FRAME_SHARE)[:, 1], stature_px, seq.fps, px_per_m)
     is_drop = [f.kind == "drop" for f in flights]
 
     t = seq.time_s
@@ -197,16 +200,32 @@ def _norm2(d: NDArray[np.floating]) -> NDArray[np.floating]:
     return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
 
 
-def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = None) -> float:
+def in_frame_share(seq: PoseSequence) -> NDArray[np.float64]:
+    """(33,) share of the frames where each landmark lies inside the picture (and is not invisible)."""
+    if len(seq) == 0:
+        return np.zeros(seq.image_xy.shape[1])
+    x, y = seq.image_xy[..., 0], seq.image_xy[..., 1]
+    with np.errstate(invalid="ignore"):
+        inside = (x >= 0) & (x <= seq.width) & (y >= 0) & (y <= seq.height) & (seq.visibility >= 0.3)
+    return inside.mean(axis=0)
+
+
+def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = None,
+                        in_frame: NDArray[np.float64] | None = None) -> float:
     """Standing height of the athlete in pixels: floor (heels/toes) to eyes over eye height / stature.
 
-    Uses frames with a fairly straight knee (< 20°) when the knee angle is known.
+    Uses frames with a fairly straight knee (< 20°) when the knee angle is known. When the eyes are
+    out of the picture too often (`in_frame` share below IN_FRAME_SHARE: the head cut off), the
+    shoulders stand in for them (shoulder height 0.818 of stature, Drillis & Contini).
     """
     if len(seq) == 0:
         return float("nan")
     xy = seq.image_xy.astype(np.float64)
     floor = _mean_y(xy, L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)
-    h = floor - _mean_y(xy, L.LEFT_EYE, L.RIGHT_EYE)
+    eyes_seen = in_frame is None or min(in_frame[L.LEFT_EYE], in_frame[L.RIGHT_EYE]) >= IN_FRAME_SHARE
+    top, ratio = ((L.LEFT_EYE, L.RIGHT_EYE), EYE_HEIGHT) if eyes_seen else \
+        ((L.LEFT_SHOULDER, L.RIGHT_SHOULDER), SHOULDER_HEIGHT)
+    h = floor - _mean_y(xy, *top)
     ok = np.isfinite(h) & (h > 0)
     if knee_flexion is not None:
         straight = ok & (np.nan_to_num(knee_flexion, nan=90.0) < 20.0)
@@ -214,7 +233,7 @@ def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = Non
             ok = straight
     if not ok.any():
         return float("nan")
-    return float(np.median(h[ok])) / (EYE_HEIGHT - FOOT_LANDMARK_HEIGHT)
+    return float(np.median(h[ok])) / (ratio - FOOT_LANDMARK_HEIGHT)
 
 
 def _leg_side(seq: PoseSequence, view: ViewInfo) -> str:

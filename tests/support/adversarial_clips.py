@@ -154,8 +154,11 @@ def build(v: Variant, tool: Path, src: Path) -> Path:
 
 
 def cached_pose(clip: Path, model: str = "full", select: str = "largest") -> PoseSequence:
-    """The athlete's raw pose of a derived clip, computed once and kept beside it."""
+    """The athlete's raw pose of a clip, computed once and kept beside it (in CACHE for a read-only clip)."""
     f = clip.with_name(f"{clip.stem}.pose-{model}-{select}.npz")
+    if not os.access(clip.parent, os.W_OK):
+        f = CACHE / "real" / f.name
+        f.parent.mkdir(parents=True, exist_ok=True)
     if not f.is_file():
         from pipeline.pose.athlete import estimate_athlete
 
