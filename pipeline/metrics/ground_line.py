@@ -23,7 +23,7 @@ CUTOFF_HZ = 2.0          # the level follows camera sway and a new landing row w
 ON_GROUND = 0.8          # weight of a frame on or below the level (y down: y >= level)
 NEAR_GROUND = 0.2        # ... a little above it (within `near_px`): contact noise
 IN_AIR = 1e-3            # ... clearly above it: a flight or a raised foot, bridged by the smoother
-ITERATIONS = 20
+ITERATIONS = 12
 
 
 def whittaker_lambda(fps: float, cutoff_hz: float | None = None) -> float:
@@ -46,35 +46,45 @@ def _penalty_bands(n: int, lam: float) -> NDArray[np.float64]:
 def ground_levels(y: NDArray[np.floating], fps: float, near_px: float) -> NDArray[np.float64]:
     """(T, K) ground level of each column of `y` (image y, down): the low-side envelope, bridged over flights.
 
-    `near_px`: how far above the level contact noise reaches (above that a frame counts as off
-    the ground). Columns seen in fewer than 3 frames are NaN.
+    The K foot points share one ground motion (the camera's, a new landing row) plus their own
+    fixed offsets (heel, toe, ankle, near and far foot): one curve is fitted to the lowest point
+    relative to those offsets, the point in contact. `near_px`: how far above the level contact
+    noise reaches (above that a frame counts as off the ground). Columns never seen are NaN.
     """
     y = np.asarray(y, np.float64)
     if y.ndim == 1:
         return ground_levels(y[:, None], fps, near_px)[:, 0]
-    n, k = y.shape
-    out = np.full((n, k), np.nan)
-    if n < 3:
-        return out
+    seen = np.isfinite(y)
+    if len(y) < 3 or not seen.any():
+        return np.full(y.shape, np.nan)
+    with np.errstate(invalid="ignore"):
+        ref = np.where(seen, y, 0.0).sum(axis=1) / seen.sum(axis=1)         # per-frame mean of the seen points
+    both = seen & np.isfinite(ref)[:, None]
+    offset = np.array([np.median((y[both[:, k], k] - ref[both[:, k]])) if both[:, k].any() else np.nan
+                       for k in range(y.shape[1])])
+    rel = y - offset
+    lowest = np.where(np.isfinite(rel), rel, -np.inf).max(axis=1)
+    lowest = np.where(np.isfinite(lowest), lowest, np.nan)
+    return envelope(lowest, fps, near_px)[:, None] + offset[None, :]
+
+
+def envelope(y: NDArray[np.float64], fps: float, near_px: float) -> NDArray[np.float64]:
+    """(T,) the asymmetric Whittaker baseline of one series (NaN = no data); NaN if fewer than 3 values."""
+    n = len(y)
+    seen = np.isfinite(y)
+    if n < 3 or seen.sum() < 3:
+        return np.full(n, np.nan)
     base = _penalty_bands(n, whittaker_lambda(fps))
-    for c in range(k):                          # K = 6 foot points: one banded O(T) solve each per pass
-        col = y[:, c]
-        seen = np.isfinite(col)
-        if seen.sum() < 3:
-            continue
-        yc = np.where(seen, col, 0.0)
-        w = np.where(seen, ON_GROUND, 0.0)
-        z = col
-        for _ in range(ITERATIONS):
-            ab = base.copy()
-            ab[2] += w
-            z = solveh_banded(ab, w * yc, check_finite=False)
-            above = z - col                      # > 0: the point is higher in the picture than the level
-            w_new = np.where(~seen, 0.0, np.where(above <= 0, ON_GROUND,
-                                                  np.where(above <= near_px, NEAR_GROUND,
-                                                           IN_AIR)))
-            if np.array_equal(w_new, w):
-                break
-            w = w_new
-        out[:, c] = z
-    return out
+    yc = np.where(seen, y, 0.0)
+    w = np.where(seen, ON_GROUND, 0.0)
+    z = yc
+    for _ in range(ITERATIONS):
+        ab = base.copy()
+        ab[2] += w
+        z = solveh_banded(ab, w * yc, check_finite=False)
+        above = z - y                            # > 0: the point is higher in the picture than the level
+        w_new = np.where(~seen, 0.0, np.where(above <= 0, ON_GROUND, np.where(above <= near_px, NEAR_GROUND, IN_AIR)))
+        if np.array_equal(w_new, w):
+            break
+        w = w_new
+    return z

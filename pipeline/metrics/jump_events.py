@@ -158,7 +158,13 @@ def _mean_of(p: NDArray[np.float64], points: tuple[int, ...]) -> NDArray[np.floa
     return p[:, list(points)].mean(axis=1)
 
 
-def clearance(feet_y: NDArray[np.floating], fps: float, stature_px: float) -> NDArray[np.float64]:
+def ground_levels(feet_y: NDArray[np.floating], fps: float, stature_px: float) -> NDArray[np.float64]:
+    """(T, K) the ground line under each foot point (`ground_line.ground_levels`, contact noise within AIR_LOW)."""
+    return ground_line.ground_levels(feet_y, fps, AIR_LOW * stature_px)
+
+
+def clearance(feet_y: NDArray[np.floating], fps: float, stature_px: float,
+              ground: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
     """(T,) height of the LOWEST foot point above its ground line, pixels (NaN when feet are missing).
 
     The ground line (`ground_line.ground_levels`) follows a swaying camera and a landing on
@@ -166,7 +172,7 @@ def clearance(feet_y: NDArray[np.floating], fps: float, stature_px: float) -> ND
     """
     y = np.asarray(feet_y, np.float64)
     with np.errstate(invalid="ignore"):
-        up = ground_line.ground_levels(y, fps, AIR_LOW * stature_px) - y
+        up = (ground_levels(y, fps, stature_px) if ground is None else ground) - y
     seen = np.isfinite(up)
     enough = seen.sum(axis=1) >= max(1, y.shape[1] - 2)
     return np.where(enough, np.where(seen, up, np.inf).min(axis=1), np.nan)
@@ -255,13 +261,14 @@ class _Events:
 
 def find_flights(time_s: NDArray[np.float64], feet_y: NDArray[np.floating], hip_y: NDArray[np.floating],
                  com_y: NDArray[np.floating], stature_px: float, fps: float,
-                 px_per_m: float | None = None) -> list[Flight]:
+                 px_per_m: float | None = None, ground: NDArray[np.float64] | None = None) -> list[Flight]:
     """Every ballistic flight of the clip, in time order.
 
     `feet_y`: (T, len(FOOT_POINTS)) image y of the foot points, ideally unfiltered (sharp
     corners at takeoff and landing); `hip_y`, `com_y`: (T,) image y of the hip centre and of the
     centre of mass; `stature_px`: the athlete's standing height in pixels (scales every
-    threshold); `px_per_m`: image scale if known (else from a 1.70 m stature), for the gravity test.
+    threshold); `px_per_m`: image scale if known (else from a 1.70 m stature), for the gravity test;
+    `ground`: the feet's `ground_levels` if already computed.
     """
     t = np.asarray(time_s, np.float64)
     if len(t) < 5 or not np.isfinite(stature_px) or stature_px <= 0:
@@ -272,7 +279,7 @@ def find_flights(time_s: NDArray[np.float64], feet_y: NDArray[np.floating], hip_
     com = fill_gaps(np.asarray(com_y, np.float64), gap)
     scale = px_per_m if px_per_m and px_per_m > 0 else stature_px / 1.70
     tol = CONTACT_TOL * stature_px
-    cands = _candidates(t, y, stature_px, fps, scale)
+    cands = _candidates(t, y, stature_px, fps, scale, ground)
     if not cands:
         return []
     win = _Windows.of(t, cands)
@@ -294,14 +301,14 @@ def find_flights(time_s: NDArray[np.float64], feet_y: NDArray[np.floating], hip_
 
 
 def _candidates(t: NDArray[np.float64], y: NDArray[np.float64], stature_px: float, fps: float,
-                px_per_m: float) -> list[_Candidate]:
+                px_per_m: float, ground: NDArray[np.float64] | None = None) -> list[_Candidate]:
     """Runs of frames with every foot point clearly above its ground level, and their ground levels.
 
     All runs at once: the ground levels are medians over padded windows, the still edges come
     from one gradient of the whole clip.
     """
     n = len(t)
-    clear = np.nan_to_num(clearance(y, fps, stature_px), nan=-np.inf)
+    clear = np.nan_to_num(clearance(y, fps, stature_px, ground), nan=-np.inf)
     s, e = _runs(clear > AIR_LOW * stature_px)
     high = np.concatenate([[0], np.cumsum(clear > AIR_HIGH * stature_px)])
     keep = high[e] > high[s]                                    # reaching the upper threshold somewhere

@@ -44,6 +44,8 @@ class Jump:
     hold_s: float = 0.0       # still at the bottom (squat jump)
     land_theta: float = 0.35  # extra knee half-angle at the deepest point of the landing
     valgus_m: float = 0.0     # knees moving medially at the deepest point of the landing (front view)
+    right_late_s: float = 0.0  # the right foot leaves and lands this much later (left-right asymmetry)
+    hip_drop_m: float = 0.0   # the right hip sinks this much at the deepest point of the landing (front view)
 
     @property
     def landing_s(self) -> float:
@@ -95,6 +97,8 @@ def stick_sequence(jumps: tuple[Jump, ...] | list[Jump] = (), duration: float = 
                    one_foot_steps: tuple[tuple[list[int], tuple[float, float, float]], ...] = (),
                    land_shift_px: tuple[float, float] = (0.0, 0.0), sway_px: tuple[float, float, float] = (0.0, 0.0, 0.0),
                    crop_top_px: float = 0.0, arm_reach: bool = False) -> PoseSequence:
+    # (a Jump's right_late_s: the right foot follows the same flight right_late_s later, so both feet
+    # are up from takeoff_s + right_late_s to landing_s; its hip_drop_m lowers the right hip)
     """A person standing (side or front view) doing exactly the given jumps; image y down.
 
     `drop=(t_off, box_m)`: stands on a box until t_off, then falls ballistically to the floor.
@@ -150,6 +154,9 @@ def stick_sequence(jumps: tuple[Jump, ...] | list[Jump] = (), duration: float = 
         pts[:, L.LEFT_KNEE] = kn + np.stack([0.11 - valgus, np.zeros(n)], -1)
         pts[:, L.RIGHT_KNEE] = kn + np.stack([-(0.11 - valgus), np.zeros(n)], -1)
         put(L.LEFT_HIP, L.RIGHT_HIP, hip, 0.10)
+        for j in jumps:
+            land = _ramp(t, j.landing_s, j.landing_s + 0.15) - _ramp(t, j.landing_s + 0.15, j.landing_s + 0.5)
+            pts[:, L.RIGHT_HIP, 1] -= j.hip_drop_m * np.clip(land, 0, 1) * (t >= j.landing_s)
         put(L.LEFT_SHOULDER, L.RIGHT_SHOULDER, hip + [0, 0.52], 0.19)
         put(L.LEFT_ELBOW, L.RIGHT_ELBOW, hip + [0, 0.24], 0.24)
         put(L.LEFT_WRIST, L.RIGHT_WRIST, hip + [0, -0.02], 0.25)
@@ -168,6 +175,12 @@ def stick_sequence(jumps: tuple[Jump, ...] | list[Jump] = (), duration: float = 
     if arm_reach:
         _reach(t, list(jumps), pts, view)
     pts[..., 1] += lift[:, None]
+    for j in jumps:
+        if j.right_late_s:                  # the right foot: the same flight, later (feet cannot go below the floor)
+            late = kinematics(t - j.right_late_s, [Jump(j.takeoff_s, j.flight_s)])[1]
+            fly = (t >= j.takeoff_s) & (t <= j.landing_s + j.right_late_s)
+            feet_r = [L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX, L.RIGHT_ANKLE]
+            pts[np.ix_(fly, feet_r)] += (late - lift)[fly, None, None] * np.array([0.0, 1.0])
     xy = np.empty_like(pts)
     xy[..., 0] = width / 2 + facing * pts[..., 0] * ppm
     xy[..., 1] = height - 60 - pts[..., 1] * ppm
