@@ -22,7 +22,7 @@ from scipy.ndimage import median_filter
 from pipeline.metrics import frontal, norms
 from pipeline.metrics.jump_events import FOOT_POINTS, G, Flight, centre_of_mass, find_flights, ground_levels
 from pipeline.metrics.result import ActivityResult, Event, Metric
-from pipeline.metrics.view import ViewInfo
+from pipeline.metrics.view import ViewInfo, detect_view
 from pipeline.options import AnalysisOptions
 from pipeline.pose.cleaning import LEG_PAIRS, fill_gaps
 from pipeline.pose.landmarks import Landmark as L
@@ -128,6 +128,10 @@ def analyze(seq: PoseSequence, angles: dict[str, FloatArray], view: ViewInfo, op
                                centre_of_mass(xy, in_frame >= IN_FRAME_SHARE)[:, 1], stature_px, seq.fps, px_per_m,
                                ground)
     is_drop = [f.kind == "drop" for f in flights]
+    view = _view_of_jumps(seq, flights, view)
+    side = _leg_side(seq, view)
+    knee = _despike(_side_angle(angles, "knee_flexion", side, len(seq)), seq.fps)
+    hip_flex = _despike(_side_angle(angles, "hip_flexion", side, len(seq)), seq.fps)
 
     t = seq.time_s
     hip_y = _mean_y(seq.image_xy, L.LEFT_HIP, L.RIGHT_HIP)
@@ -248,6 +252,23 @@ def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = Non
     if not ok.any():
         return float("nan")
     return float(np.median(h[ok])) / (ratio - FOOT_LANDMARK_HEIGHT)
+
+
+VIEW_AROUND_S = 0.75       # the view is read from the frames this close to a flight (the athlete may turn between)
+
+
+def _view_of_jumps(seq: PoseSequence, flights: list[Flight], view: ViewInfo) -> ViewInfo:
+    """The camera view while jumping: from the frames around the flights (≥ 1 s of them), else the clip's."""
+    if not flights:
+        return view
+    t = seq.time_s
+    near = np.zeros(len(t), bool)
+    for f in flights:
+        near |= (t >= f.takeoff_s - VIEW_AROUND_S) & (t <= f.landing_s + VIEW_AROUND_S)
+    if near.sum() < seq.fps:
+        return view
+    jumping_view = detect_view(seq[near])
+    return jumping_view if jumping_view.view != "unknown" else view
 
 
 def _leg_side(seq: PoseSequence, view: ViewInfo) -> str:

@@ -26,8 +26,8 @@ from pipeline.pose.landmarks import Landmark as L
 from pipeline.pose.sequence import PoseSequence
 
 # Mean of shoulder and hip widths over trunk length when square to the camera (landmark joint
-# centres: shoulders ~0.33 m, hips ~0.22 m apart, trunk ~0.5 m); ~0.1-0.25 in profile.
-FRONTAL_RATIO = 0.58
+# centres; measured 0.44-0.50 on the front-view jumper of sports2d_demo_multi_person.mp4); ~0.1-0.25 in profile.
+FRONTAL_RATIO = 0.50
 FRONT_MAX_YAW = 30.0          # degrees: below, a front (or back) view; above SIDE_MIN_YAW a side view
 SIDE_MIN_YAW = 60.0
 MARGIN_DEG = 10.0             # a yaw this far from a class boundary is fully confident
