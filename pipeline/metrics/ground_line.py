@@ -46,45 +46,45 @@ def _penalty_bands(n: int, lam: float) -> NDArray[np.float64]:
 def ground_levels(y: NDArray[np.floating], fps: float, near_px: float) -> NDArray[np.float64]:
     """(T, K) ground level of each column of `y` (image y, down): the low-side envelope, bridged over flights.
 
-    The K foot points share one ground motion (the camera's, a new landing row) plus their own
-    fixed offsets (heel, toe, ankle, near and far foot): one curve is fitted to the lowest point
-    relative to those offsets, the point in contact. `near_px`: how far above the level contact
-    noise reaches (above that a frame counts as off the ground). Columns never seen are NaN.
+    Each column is its own curve (heel, toe and ankle of each foot move differently while the knees
+    bend), all solved at once. `near_px`: how far above the level contact noise reaches (above that
+    a frame counts as off the ground). Columns seen in fewer than 3 frames are NaN.
     """
     y = np.asarray(y, np.float64)
     if y.ndim == 1:
         return ground_levels(y[:, None], fps, near_px)[:, 0]
+    n, k = y.shape
     seen = np.isfinite(y)
-    if len(y) < 3 or not seen.any():
+    cols = seen.sum(axis=0) >= 3
+    if n < 3 or not cols.any():
         return np.full(y.shape, np.nan)
-    with np.errstate(invalid="ignore"):
-        ref = np.where(seen, y, 0.0).sum(axis=1) / seen.sum(axis=1)         # per-frame mean of the seen points
-    both = seen & np.isfinite(ref)[:, None]
-    offset = np.array([np.median((y[both[:, k], k] - ref[both[:, k]])) if both[:, k].any() else np.nan
-                       for k in range(y.shape[1])])
-    rel = y - offset
-    lowest = np.where(np.isfinite(rel), rel, -np.inf).max(axis=1)
-    lowest = np.where(np.isfinite(lowest), lowest, np.nan)
-    return envelope(lowest, fps, near_px)[:, None] + offset[None, :]
+    out = np.full(y.shape, np.nan)
+    out[:, cols] = envelope(y[:, cols].T.reshape(-1), fps, near_px, n)[0].reshape(-1, n).T
+    return out
 
 
-def envelope(y: NDArray[np.float64], fps: float, near_px: float) -> NDArray[np.float64]:
-    """(T,) the asymmetric Whittaker baseline of one series (NaN = no data); NaN if fewer than 3 values."""
-    n = len(y)
-    seen = np.isfinite(y)
-    if n < 3 or seen.sum() < 3:
-        return np.full(n, np.nan)
+def envelope(y: NDArray[np.float64], fps: float, near_px: float, n: int | None = None
+             ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The asymmetric Whittaker baseline of series of length `n` laid end to end in `y` (NaN = no data),
+    in one banded solve per pass (the smoothness penalty does not cross from one series to the next);
+    and the final weights."""
+    n = len(y) if n is None else n
     base = _penalty_bands(n, whittaker_lambda(fps))
+    base = np.tile(base, (1, len(y) // n))
+    ab_cut = np.arange(len(y)) % n                            # no coupling across the joins
+    base[1][ab_cut == 0] = 0.0
+    base[0][ab_cut <= 1] = 0.0
+    seen = np.isfinite(y)
     yc = np.where(seen, y, 0.0)
     w = np.where(seen, ON_GROUND, 0.0)
     z = yc
     for _ in range(ITERATIONS):
         ab = base.copy()
-        ab[2] += w
+        ab[2] += w + 1e-9                                    # a series with a long gap stays solvable
         z = solveh_banded(ab, w * yc, check_finite=False)
-        above = z - y                            # > 0: the point is higher in the picture than the level
+        above = z - y                                        # > 0: higher in the picture than the level
         w_new = np.where(~seen, 0.0, np.where(above <= 0, ON_GROUND, np.where(above <= near_px, NEAR_GROUND, IN_AIR)))
         if np.array_equal(w_new, w):
             break
         w = w_new
-    return z
+    return z, w

@@ -218,14 +218,23 @@ def _norm2(d: NDArray[np.floating]) -> NDArray[np.floating]:
     return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
 
 
+EDGE = 0.02               # a landmark this close to the picture's edge with low visibility: cut off, not hidden
+
+
 def in_frame_share(seq: PoseSequence) -> NDArray[np.float64]:
-    """(33,) share of the frames where each landmark lies inside the picture (and is not invisible)."""
+    """(33,) share of the frames where each landmark lies inside the picture.
+
+    Out: beyond the edge (the model's guess), or at the edge with low visibility. A low-visibility
+    landmark inside the picture is hidden (the far arm in a side view), not cut off: its guess holds.
+    """
     if len(seq) == 0:
         return np.zeros(seq.image_xy.shape[1])
     x, y = seq.image_xy[..., 0], seq.image_xy[..., 1]
+    mx, my = EDGE * seq.width, EDGE * seq.height
     with np.errstate(invalid="ignore"):
-        inside = (x >= 0) & (x <= seq.width) & (y >= 0) & (y <= seq.height) & (seq.visibility >= 0.3)
-    return inside.mean(axis=0)
+        inside = (x >= 0) & (x <= seq.width) & (y >= 0) & (y <= seq.height)
+        at_edge = (x < mx) | (x > seq.width - mx) | (y < my) | (y > seq.height - my)
+    return (inside & ~(at_edge & (seq.visibility < 0.3))).mean(axis=0)
 
 
 def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = None,
@@ -624,7 +633,7 @@ def _out_of_frame_warnings(in_frame: NDArray[np.float64]) -> list[dict[str, str]
              "message": f"out of the picture or hidden: {parts}; {fix} — step back to keep the whole body in frame"}]
 
 
-CAMERA_MOTION_MIN = 0.03   # the ground line moving this much (fraction of stature) while standing: a moving camera
+CAMERA_MOTION_MIN = 0.05   # the ground line moving this much (fraction of stature) while standing: a moving camera
 
 
 def _camera_motion_warnings(t: FloatArray, ground: FloatArray | None, flights: list[Flight], stature_px: float,
@@ -636,7 +645,9 @@ def _camera_motion_warnings(t: FloatArray, ground: FloatArray | None, flights: l
     """
     if ground is None or len(t) < 5 or not np.isfinite(stature_px):
         return []
-    level = ground[:, 0]                                 # every column is the same curve plus its offset
+    seen = np.isfinite(ground)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = np.where(seen, ground, 0.0).sum(axis=1) / seen.sum(axis=1)       # mean over the foot points
     edges = np.array([[f.takeoff_s - 0.3, f.landing_s + 0.3] for f in flights]).reshape(-1, 2)
     stance = np.searchsorted(edges[:, 1], t)             # index of the stance each frame belongs to
     inside = (stance < len(edges)) & (t > edges[np.minimum(stance, len(edges) - 1), 0]) if len(edges) else \
