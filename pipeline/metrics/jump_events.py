@@ -312,6 +312,9 @@ def _candidates(t: NDArray[np.float64], y: NDArray[np.float64], stature_px: floa
     s, e = _runs(clear > AIR_LOW * stature_px)
     high = np.concatenate([[0], np.cumsum(clear > AIR_HIGH * stature_px)])
     keep = high[e] > high[s]                                    # reaching the upper threshold somewhere
+    # too short to be a flight: a heel raise with the toes a little above the ground line just
+    # before takeoff; dropped here so that its frames still give the takeoff level
+    keep &= (t[np.maximum(e - 1, 0)] - t[np.minimum(s, n - 1)] + 1 / fps) >= MIN_FLIGHT_S * 0.5
     s, e = s[keep], e[keep]
     n_before = max(2, int(round(LEVEL_BEFORE_S * fps)))
     n_after = max(3, int(round(LEVEL_AFTER_S * fps)))
