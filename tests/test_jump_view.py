@@ -80,7 +80,7 @@ def test_each_limit_is_one_warning_line() -> None:
     msg = warnings_of(cut)["body_out_of_frame"]
     assert "the head" in msg and "the hands" in msg and "the feet" not in msg and "\n" not in msg
     sway = analyze_raw(stick_sequence(jumps, 4.6, 30, sway_px=(30.0, 25.0, 0.3)), OPTS)
-    assert "camera moved" in warnings_of(sway)["camera_motion"]
+    assert "moving camera" in warnings_of(sway)["camera_motion"]
     # a landing on another row of the picture is the athlete moving, not the camera
     moved = analyze_raw(stick_sequence(jumps, 4.6, 30, land_shift_px=(15.0, 45.0)), OPTS)
     assert {"camera_motion", "body_out_of_frame", "view_limits_metrics"}.isdisjoint(warnings_of(moved))

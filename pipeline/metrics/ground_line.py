@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import solveh_banded
 
-CUTOFF_HZ = 2.0          # the level follows camera sway and a new landing row within ~0.3 s; flights are bridged by their weights
+CUTOFF_HZ = 2.0          # follows camera sway and a new landing row within ~0.3 s (flights: bridged by weights)
 ON_GROUND = 0.8          # weight of a frame on or below the level (y down: y >= level)
 NEAR_GROUND = 0.2        # ... a little above it (within `near_px`): contact noise
 IN_AIR = 1e-3            # ... clearly above it: a flight or a raised foot, bridged by the smoother

@@ -234,7 +234,9 @@ def in_frame_share(seq: PoseSequence) -> NDArray[np.float64]:
     with np.errstate(invalid="ignore"):
         inside = (x >= 0) & (x <= seq.width) & (y >= 0) & (y <= seq.height)
         at_edge = (x < mx) | (x > seq.width - mx) | (y < my) | (y > seq.height - my)
-    return (inside & ~(at_edge & (seq.visibility < 0.3))).mean(axis=0)
+    seen = np.isfinite(x) & np.isfinite(y)               # frames without the athlete do not count
+    out = seen & ~(inside & ~(at_edge & (seq.visibility < 0.3)))
+    return 1.0 - out.sum(axis=0) / np.maximum(seen.sum(axis=0), 1)
 
 
 def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = None,
@@ -653,17 +655,20 @@ def _camera_motion_warnings(t: FloatArray, ground: FloatArray | None, flights: l
     inside = (stance < len(edges)) & (t > edges[np.minimum(stance, len(edges) - 1), 0]) if len(edges) else \
         np.zeros(len(t), bool)
     ok = ~inside & np.isfinite(level)
-    sways = [np.percentile(level[ok & (stance == k)], 95) - np.percentile(level[ok & (stance == k)], 5)
-             for k in np.unique(stance[ok]) if (ok & (stance == k)).sum() >= 5]
-    if not sways:
-        return []
-    sway = float(max(sways))
+    sways = [_sway(level[ok & (stance == k)]) for k in np.unique(stance[ok]) if (ok & (stance == k)).sum() >= 5]
+    sway = max(sways, default=0.0)
     if sway < CAMERA_MOTION_MIN * stature_px:
         return []
     size = f"{100 * sway / px_per_m:.0f} cm" if px_per_m else f"{sway / stature_px:.0%} of the athlete's height"
     return [{"code": "camera_motion",
-             "message": f"the camera moved: the ground under the feet shifted by {size} in the picture; takeoff and "
-                        "landing are judged against it — a phone on a tripod or propped up gives tighter timing"}]
+             "message": f"the ground under the feet moved {size} in the picture while standing (a moving camera, or "
+                        "stepping onto another level); takeoff and landing are judged against it — a phone on a "
+                        "tripod or propped up gives tighter timing"}]
+
+
+def _sway(level: FloatArray) -> float:
+    """5-95 % range of a stance's ground line (pixels)."""
+    return float(np.percentile(level, 95) - np.percentile(level, 5))
 
 
 def _scale_check(flights: list[Flight], is_drop: list[bool], px_per_m: float | None) -> list[dict[str, str]]:
