@@ -70,7 +70,9 @@ def quality_block(activity: str, raw: PoseSequence, view: ViewInfo, probe: Probe
     if probe.frame_count and decoded_frames < probe.frame_count * 0.98:
         warnings.append(_warn("truncated_video", f"only {decoded_frames} of {probe.frame_count} frames could be "
                                                  "decoded; the end of the file is damaged"))
-    return {"detected_share": round(share, 4), "view": view.view, "facing": view.facing,
+    conf = round(float(view.confidence), 3) if np.isfinite(view.confidence) else None
+    return {"detected_share": round(share, 4), "view": view.view, "view_label": view.label, "view_confidence": conf,
+            "facing": view.facing,
             "fps": round(probe.fps, 3), "frames": len(raw), "landmark_visibility": visibility,
             "people": people, "warnings": warnings}
 

@@ -37,3 +37,10 @@ def test_the_message_names_the_rate_as_filmed() -> None:
     assert msg.startswith("the video has 29.97 fps; running needs at least 50 fps")
     (msg,) = _low_fps("jumping", 25.0)
     assert msg.startswith("the video has 25 fps; jumping needs at least 30 fps")
+
+
+def test_the_quality_block_names_the_view_with_its_confidence() -> None:
+    raw = stick_sequence([], 1.0, 30, view="front")
+    probe = ProbeInfo(1.0, 30.0, 30, raw.width, raw.height, 0, "h264", "yuv420p", False, 1000)
+    q = quality_block("jumping", raw, detect_view(raw), probe, {}, len(raw))
+    assert (q["view"], q["view_label"], q["facing"]) == ("front", "front", "camera") and q["view_confidence"] >= 0.8
