@@ -109,3 +109,16 @@ def test_real_rear_oblique_and_side_views() -> None:
     assert v.label == "rear_oblique" and 30 <= v.yaw_deg <= 60 and v.confidence >= 0.6, v
     s = _view("squat_side.mp4")
     assert s.view == "side" and s.confidence >= 0.8, s
+
+
+@pytest.mark.slow
+def test_real_front_view_jumping_jacks_are_found() -> None:
+    # Looked at frame by frame: in the air at 1.12 s and 2.25 s (legs together, arms out), feet on the box
+    # at 0.80, 1.40, 2.00 and 2.90 s; at ~3 s a small hop as he turns for the backflip (unclear).
+    r = analyze_raw(cached_pose(clip_path("sports2d_demo_multi_person.mp4")), OPTS)
+    s = r.summary
+    assert 2 <= s["jump_count"] <= 3 and s["drops"] == [], s["jumps"]
+    for j, (down_before, up, down_after) in zip(s["jumps"], ((0.80, 1.12, 1.40), (2.00, 2.25, 2.90))):
+        assert down_before < j["takeoff_s"] < up < j["landing_s"] < down_after, j
+    assert s["view"] == "front" and s["view_label"] == "front"
+    assert s["jumps"][0]["min_knee_angle_deg"] is None and s["jumps"][0]["knee_valgus_left_deg"] is not None
