@@ -318,8 +318,11 @@ def _candidates(t: NDArray[np.float64], y: NDArray[np.float64], stature_px: floa
     s, e = s[keep], e[keep]
     n_before = max(2, int(round(LEVEL_BEFORE_S * fps)))
     n_after = max(3, int(round(LEVEL_AFTER_S * fps)))
-    prev_end = np.concatenate([[0], e[:-1]])
-    next_start = np.concatenate([s[1:], [n]])
+    # the level windows stop at the previous / next run only if it is flight-sized: the frames of a
+    # short blip next to a takeoff (the heels up, the toes a hair above the line) are still ground
+    big = (t[np.maximum(e - 1, 0)] - t[np.minimum(s, n - 1)] + 1 / fps) >= MIN_FLIGHT_S
+    prev_end = np.concatenate([[0], np.maximum.accumulate(np.where(big, e, 0))[:-1]])
+    next_start = np.concatenate([np.minimum.accumulate(np.where(big, s, n)[::-1])[::-1][1:], [n]])
     inner = (s > 0) & (e < n)                                   # not cut by the start or the end of the clip
     s, e, prev_end, next_start = s[inner], e[inner], prev_end[inner], next_start[inner]
     lead, trail = _still_edges(t, y, s, e, fps, px_per_m)
