@@ -154,9 +154,10 @@ def build(v: Variant, tool: Path, src: Path) -> Path:
 
 
 def cached_pose(clip: Path, model: str = "full", select: str = "largest") -> PoseSequence:
-    """The athlete's raw pose of a clip, computed once and kept beside it (in CACHE for a read-only clip)."""
+    """The athlete's raw pose of a clip, computed once: beside a derived clip, in CACHE/real for any other
+    (never in the repository or in ../shared)."""
     f = clip.with_name(f"{clip.stem}.pose-{model}-{select}.npz")
-    if not os.access(clip.parent, os.W_OK):
+    if CACHE.resolve() not in clip.resolve().parents:
         f = CACHE / "real" / f.name
         f.parent.mkdir(parents=True, exist_ok=True)
     if not f.is_file():
