@@ -28,6 +28,18 @@ LESS_PRECISE = {"running": "contact and flight times, duty factor and their left
                            "about a frame off; cadence and step times hold",
                 "weightlifting": "bar velocities and the short phases of Olympic lifts are less precise; "
                                  "rep counts hold"}
+NOMINAL_TOL = 0.01         # a rate within 1 % of a whole number is that number (NTSC 29.97 = 30000/1001, phones' 29.95)
+
+
+def nominal_fps(fps: float) -> float:
+    """The frame rate a user chose: NTSC 23.976 / 29.97 / 59.94 and a phone's 29.95 average count as 24 / 30 / 60."""
+    whole = round(fps)
+    return float(whole) if whole > 0 and abs(fps - whole) <= NOMINAL_TOL * whole else float(fps)
+
+
+def fps_text(fps: float) -> str:
+    """'30 fps', '29.97 fps': as the user would name the rate."""
+    return f"{fps:.0f} fps" if float(fps).is_integer() else f"{fps:.2f} fps"
 
 
 def _warn(code: str, message: str) -> dict[str, str]:
@@ -42,8 +54,8 @@ def quality_block(activity: str, raw: PoseSequence, view: ViewInfo, probe: Probe
     visibility = {L(i).name.lower(): round(float(vis[:, k].mean()), 3) if len(vis) else 0.0
                   for k, i in enumerate(needed)}
     warnings = []
-    if probe.fps < MIN_FPS[activity]:
-        warnings.append(_warn("low_fps", f"the video has {probe.fps:.0f} fps; {activity} needs at least "
+    if nominal_fps(probe.fps) < MIN_FPS[activity]:
+        warnings.append(_warn("low_fps", f"the video has {fps_text(probe.fps)}; {activity} needs at least "
                                          f"{MIN_FPS[activity]:.0f} fps for reliable timing — film in a higher frame-rate mode"))
     share = float(detected.mean()) if len(detected) else 0.0
     if share < 0.8:
@@ -64,7 +76,9 @@ def quality_block(activity: str, raw: PoseSequence, view: ViewInfo, probe: Probe
         warnings.append(_warn("truncated_video", f"only {decoded_frames} of {probe.frame_count} frames could be "
                                                  "decoded; the end of the file is damaged"))
     warnings = [_less_precise(w, activity) for w in warnings]
-    return {"detected_share": round(share, 4), "view": view.view, "facing": view.facing,
+    conf = round(float(view.confidence), 3) if np.isfinite(view.confidence) else None
+    return {"detected_share": round(share, 4), "view": view.view, "view_label": view.label, "view_confidence": conf,
+            "facing": view.facing,
             "fps": round(probe.fps, 3), "frames": len(raw), "landmark_visibility": visibility,
             "people": people, "warnings": warnings}
 

@@ -4,12 +4,13 @@ Conventions: the first axis is time, NaN = missing, image y points DOWN (pixels)
 
 Method (NumPy over all frames, then over all candidate flights at once):
 
-1. Airborne frames. The ground level of every foot point (heel, toe and ankle of both feet) is
-   followed with a rolling high percentile of its y (the feet are on the ground most of the
-   time, where y is largest). A frame is airborne when EVERY foot point is above its ground
-   level by more than ~1 % of the athlete's stature: one foot on the ground (walking, a squat,
-   a lunge) is never a flight. Each run of airborne frames is a candidate; a still part at its
-   start or end is standing on something higher (a box) and is cut off.
+1. Airborne frames. The ground line under every foot point (heel, toe and ankle of both feet)
+   is a smooth curve hugging the low side of its y and bridging the flights
+   (`ground_line.ground_levels`): it follows a swaying hand-held camera and a landing on another
+   row of the picture. A frame is airborne when EVERY foot point is above its ground line by
+   more than ~1 % of the athlete's stature: one foot on the ground (walking, a squat, a lunge)
+   is never a flight. Each run of airborne frames is a candidate; still feet at its start or
+   end are on the ground (long: standing on something higher, a box) and are cut off.
 2. Ballistic fit. All foot points share one vertical path a·τ² + b·τ (one offset per point),
    fitted by least squares. The acceleration `a` is pooled over every flight of the clip from
    the whole-body centre of mass, the only point that is exactly ballistic (its fit over many
@@ -21,7 +22,10 @@ Method (NumPy over all frames, then over all candidate flights at once):
 3. Acceptance. A candidate is a flight only if it is ballistic: upward-opening parabola, apex
    inside the flight, acceleration within a factor ~2 of g at the athlete's pixel scale, the
    hips rising with the feet, a small fit residual, a plausible duration. Tracking glitches (a
-   limb jumping to another person) and walking steps fail these tests.
+   limb jumping to another person) and walking steps fail these tests. A flight is a drop
+   (stepping off a box) only if it lands clearly lower AFTER a stand of DROP_STAND_S at the
+   takeoff level AND without rising above it first; a jump that lands lower in the picture
+   (forward, towards the camera) stays a jump.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.pose.cleaning import fill_gaps, interpolate_nans
+from pipeline.metrics import ground_line
+from pipeline.pose.cleaning import fill_gaps
 from pipeline.pose.landmarks import Landmark as L
 
 G = 9.81  # m/s²
@@ -43,15 +48,15 @@ MIN_FLIGHT_S = 0.12          # h = 1.8 cm
 MAX_FLIGHT_S = 1.1           # h = 1.48 m: beyond any standing jump
 AIR_LOW = 0.010              # clearance thresholds (hysteresis), fraction of stature
 AIR_HIGH = 0.022
-BASELINE_WINDOW_S = 1.6      # rolling ground level: window and percentile of the foot y
-BASELINE_PERCENTILE = 80
 LEVEL_BEFORE_S = 0.06        # contact frames just before takeoff giving the local ground level
 LEVEL_AFTER_S = 0.2          # contact frames just after landing giving the local ground level
 EDGE_SIGMA = 0.25            # weight of a frame in timing an event: Gaussian, sigma = 0.25 x flight time
 CONTACT_TOL = 0.02           # foot points within 2 % of stature of the lowest one define contact
 STILL_M_S = 0.25             # feet slower than this at the edge of a candidate: standing on a box
 STILL_MIN_S = 0.15
-DROP_MIN = 0.05              # landing this much lower than takeoff (fraction of stature): a drop
+DROP_MIN = 0.05              # landing this much lower than takeoff (fraction of stature): a drop, if also ...
+DROP_STAND_S = 0.5           # ... the feet stood still at the takeoff level this long before (on the box)
+DROP_STAND_TOL = 0.03        #     (within this fraction of stature), and never rose above it (no upward takeoff)
 POOL_TOL = 0.15              # flights whose own acceleration differs more from the pooled one: not pooled
 G_RATIO_RANGE = (0.45, 2.2)  # fitted acceleration / (g x pixels per metre)
 RMS_MAX_RISE = 0.15          # fit residual allowed: fraction of the rise + fraction of the stature
@@ -84,6 +89,25 @@ class Flight:
         tau = t - self.t_ref
         return a * tau * tau + b * tau + c
 
+    def hip_rise_px(self) -> float:
+        """Rise of the hip centre from takeoff to its apex above the ground line under the athlete.
+
+        The ground line moves from the takeoff level to the landing level during the flight
+        (linearly in time: landing a little forward, backward or sideways, seen in perspective),
+        so the height above it is still a parabola; without that, a forward landing reads as a
+        higher (or lower) jump by the hip.
+        """
+        if self.hip_fit is None:
+            return float("nan")
+        a, b, c = self.hip_fit
+        slope = self.drop_px / max(self.flight_time_s, 1e-9) if self.kind == "jump" else 0.0
+        b2 = b - slope                                  # hip y minus the ground line's own drift, τ from t_ref
+        if a <= 0:
+            return float("nan")
+        tau0 = self.takeoff_s - self.t_ref
+        tau_apex = -b2 / (2 * a)
+        return float((a * tau0 * tau0 + b2 * tau0) - (a * tau_apex * tau_apex + b2 * tau_apex))
+
     @property
     def hip_apex_s(self) -> float:
         if self.hip_fit is None or self.hip_fit[0] <= 0:
@@ -105,18 +129,24 @@ _SEGMENTS: tuple[tuple[float, tuple[int, ...], tuple[int, ...], float], ...] = (
 )
 
 
-def centre_of_mass(xy: NDArray[np.floating]) -> NDArray[np.float64]:
+def centre_of_mass(xy: NDArray[np.floating], seen: NDArray[np.bool_] | None = None) -> NDArray[np.float64]:
     """(T, 2) whole-body centre of mass in image pixels from (T, 33, 2) landmarks (NaN if a segment is missing).
 
     In flight it is exactly ballistic: its vertical acceleration is g in pixels, whatever the
-    arms and legs do.
+    arms and legs do. `seen`: (33,) landmarks the camera really sees; segments with a point
+    outside (the head or the hands leaving the top of the frame, where the model only guesses)
+    are left out, the same ones in every frame: the centre of the rest is nearly ballistic.
     """
     p = np.asarray(xy, np.float64)
     total = np.zeros((len(p), 2))
+    mass = 0.0
     for m, prox, dist, f in _SEGMENTS:
+        if seen is not None and not all(seen[i] for i in prox + dist):
+            continue
         a, b = _mean_of(p, prox), _mean_of(p, dist)
         total += m * (a + f * (b - a))
-    return total / sum(s[0] for s in _SEGMENTS)
+        mass += m
+    return total / mass if mass > 0 else np.full((len(p), 2), np.nan)
 
 
 def _mean_of(p: NDArray[np.float64], points: tuple[int, ...]) -> NDArray[np.float64]:
@@ -128,38 +158,21 @@ def _mean_of(p: NDArray[np.float64], points: tuple[int, ...]) -> NDArray[np.floa
     return p[:, list(points)].mean(axis=1)
 
 
-def ground_levels(feet_y: NDArray[np.floating], fps: float) -> NDArray[np.float64]:
-    """(T, K) rolling ground level of each foot point: the 80th percentile of its y over ~1.6 s.
+def ground_levels(feet_y: NDArray[np.floating], fps: float, stature_px: float) -> NDArray[np.float64]:
+    """(T, K) the ground line under each foot point (`ground_line.ground_levels`, contact noise within AIR_LOW)."""
+    return ground_line.ground_levels(feet_y, fps, AIR_LOW * stature_px)
 
-    Evaluated every ~0.1 s on ~32 samples of the window and interpolated in between (the level moves slowly), which keeps a
-    10-minute clip in a few milliseconds.
+
+def clearance(feet_y: NDArray[np.floating], fps: float, stature_px: float,
+              ground: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """(T,) height of the LOWEST foot point above its ground line, pixels (NaN when feet are missing).
+
+    The ground line (`ground_line.ground_levels`) follows a swaying camera and a landing on
+    another row of the picture; contact noise within AIR_LOW of stature is ground.
     """
-    filled = interpolate_nans(np.asarray(feet_y, np.float64))
-    n = len(filled)
-    if filled.size == 0 or np.isnan(filled).all():
-        return np.full(filled.shape, np.nan)
-    if np.isnan(filled).any():                                          # columns never seen
-        filled = np.where(np.isnan(filled), np.nanmedian(filled), filled)
-    half = max(1, int(round(BASELINE_WINDOW_S * fps / 2)))
-    step = max(1, int(round(0.1 * fps)))
-    at = np.arange(0, n, step)
-    if at[-1] != n - 1:                                      # the last frame too (sorted, no repeat)
-        at = np.append(at, n - 1)
-    # points as rows (K, T): each window is then a contiguous run of samples to gather
-    padded = np.pad(filled.T, ((0, 0), (half, half)), mode="edge")
-    stride = max(1, (2 * half + 1) // 32)                    # ~32 samples of each window are plenty
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=1)[..., ::stride][:, at]
-    kth = int(round(BASELINE_PERCENTILE / 100 * (windows.shape[-1] - 1)))
-    windows.partition(kth, axis=-1)                          # in place; [..., kth] as after a full sort
-    level = windows[..., kth]
-    return np.stack([np.interp(np.arange(n), at, level[k]) for k in range(filled.shape[1])], axis=1)
-
-
-def clearance(feet_y: NDArray[np.floating], fps: float) -> NDArray[np.float64]:
-    """(T,) height of the LOWEST foot point above its ground level, pixels (NaN when feet are missing)."""
     y = np.asarray(feet_y, np.float64)
     with np.errstate(invalid="ignore"):
-        up = ground_levels(y, fps) - y
+        up = (ground_levels(y, fps, stature_px) if ground is None else ground) - y
     seen = np.isfinite(up)
     enough = seen.sum(axis=1) >= max(1, y.shape[1] - 2)
     return np.where(enough, np.where(seen, up, np.inf).min(axis=1), np.nan)
@@ -248,13 +261,14 @@ class _Events:
 
 def find_flights(time_s: NDArray[np.float64], feet_y: NDArray[np.floating], hip_y: NDArray[np.floating],
                  com_y: NDArray[np.floating], stature_px: float, fps: float,
-                 px_per_m: float | None = None) -> list[Flight]:
+                 px_per_m: float | None = None, ground: NDArray[np.float64] | None = None) -> list[Flight]:
     """Every ballistic flight of the clip, in time order.
 
     `feet_y`: (T, len(FOOT_POINTS)) image y of the foot points, ideally unfiltered (sharp
     corners at takeoff and landing); `hip_y`, `com_y`: (T,) image y of the hip centre and of the
     centre of mass; `stature_px`: the athlete's standing height in pixels (scales every
-    threshold); `px_per_m`: image scale if known (else from a 1.70 m stature), for the gravity test.
+    threshold); `px_per_m`: image scale if known (else from a 1.70 m stature), for the gravity test;
+    `ground`: the feet's `ground_levels` if already computed.
     """
     t = np.asarray(time_s, np.float64)
     if len(t) < 5 or not np.isfinite(stature_px) or stature_px <= 0:
@@ -265,7 +279,7 @@ def find_flights(time_s: NDArray[np.float64], feet_y: NDArray[np.floating], hip_
     com = fill_gaps(np.asarray(com_y, np.float64), gap)
     scale = px_per_m if px_per_m and px_per_m > 0 else stature_px / 1.70
     tol = CONTACT_TOL * stature_px
-    cands = _candidates(t, y, stature_px, fps, scale)
+    cands = _candidates(t, y, stature_px, fps, scale, ground)
     if not cands:
         return []
     win = _Windows.of(t, cands)
@@ -287,38 +301,79 @@ def find_flights(time_s: NDArray[np.float64], feet_y: NDArray[np.floating], hip_
 
 
 def _candidates(t: NDArray[np.float64], y: NDArray[np.float64], stature_px: float, fps: float,
-                px_per_m: float) -> list[_Candidate]:
+                px_per_m: float, ground: NDArray[np.float64] | None = None) -> list[_Candidate]:
     """Runs of frames with every foot point clearly above its ground level, and their ground levels.
 
     All runs at once: the ground levels are medians over padded windows, the still edges come
     from one gradient of the whole clip.
     """
     n = len(t)
-    clear = np.nan_to_num(clearance(y, fps), nan=-np.inf)
+    clear = np.nan_to_num(clearance(y, fps, stature_px, ground), nan=-np.inf)
     s, e = _runs(clear > AIR_LOW * stature_px)
     high = np.concatenate([[0], np.cumsum(clear > AIR_HIGH * stature_px)])
     keep = high[e] > high[s]                                    # reaching the upper threshold somewhere
+    # too short to be a flight: a heel raise with the toes a little above the ground line just
+    # before takeoff; dropped here so that its frames still give the takeoff level
+    keep &= (t[np.maximum(e - 1, 0)] - t[np.minimum(s, n - 1)] + 1 / fps) >= MIN_FLIGHT_S * 0.5
     s, e = s[keep], e[keep]
     n_before = max(2, int(round(LEVEL_BEFORE_S * fps)))
     n_after = max(3, int(round(LEVEL_AFTER_S * fps)))
-    prev_end = np.concatenate([[0], e[:-1]])
-    next_start = np.concatenate([s[1:], [n]])
+    # the level windows stop at the previous / next run only if it is flight-sized: the frames of a
+    # short blip next to a takeoff (the heels up, the toes a hair above the line) are still ground
+    big = (t[np.maximum(e - 1, 0)] - t[np.minimum(s, n - 1)] + 1 / fps) >= MIN_FLIGHT_S
+    prev_end = np.concatenate([[0], np.maximum.accumulate(np.where(big, e, 0))[:-1]])
+    next_start = np.concatenate([np.minimum.accumulate(np.where(big, s, n)[::-1])[::-1][1:], [n]])
     inner = (s > 0) & (e < n)                                   # not cut by the start or the end of the clip
     s, e, prev_end, next_start = s[inner], e[inner], prev_end[inner], next_start[inner]
     lead, trail = _still_edges(t, y, s, e, fps, px_per_m)
-    # ground level just before takeoff (frame s-1 may be barely in the air: left out) and after
-    # landing; standing on a box at either edge (lead / trail still frames): the box's level
-    pre = _local_levels(y, np.where(lead > 0, s, np.maximum(prev_end + 1, s - 1 - n_before)),
-                        np.where(lead > 0, s + lead, s - 1))
-    post = _local_levels(y, np.where(trail > 0, e - trail, e + 1),
-                         np.where(trail > 0, e, np.minimum(next_start - 1, e + 1 + n_after)))
+    # Still feet at the edge of a run are on the ground: cut off. Long (STILL_MIN_S) still edges
+    # stand on something higher than the ground line (a box): its level is the takeoff (landing)
+    # level; short ones are stance frames the ground line put a little low (a landing on another
+    # row of the picture pulls it), taken as ground before the usual level window.
+    need = max(2, int(round(STILL_MIN_S * fps)))
+    box_lead, box_trail = lead >= need, trail >= need
     s, e = s + lead, e - trail
+    # ground level just before takeoff (frame s-1 may be barely in the air: left out) and after
+    # landing; standing on a box at either edge: the box's level
+    pre = _local_levels(y, np.where(box_lead, s - lead, np.maximum(prev_end + 1, s - 1 - n_before)),
+                        np.where(box_lead, s, s - 1))
+    post = _local_levels(y, np.where(box_trail, e, e + 1),
+                         np.where(box_trail, e + trail, np.minimum(next_start - 1, e + 1 + n_after)))
     ok = ~np.isnan(pre).all(axis=1) & ~np.isnan(post).all(axis=1)
     dur = t[np.maximum(e - 1, 0)] - t[np.minimum(s, n - 1)] + 1 / fps
     ok &= (MIN_FLIGHT_S * 0.5 <= dur) & (dur <= MAX_FLIGHT_S + 2 / fps)
     with np.errstate(invalid="ignore"):
-        drop = _nanmean_rows(post - pre) > DROP_MIN * stature_px
+        lower = _nanmean_rows(post - pre) > DROP_MIN * stature_px
+    drop = lower & _fell_from_a_stand(t, y, s, e, pre, stature_px, fps)
     return [_Candidate(int(s[i]), int(e[i]), pre[i], post[i], bool(drop[i])) for i in np.flatnonzero(ok)]
+
+
+def _fell_from_a_stand(t: NDArray[np.float64], y: NDArray[np.float64], s: NDArray[np.int64], e: NDArray[np.int64],
+                       pre: NDArray[np.float64], stature_px: float, fps: float) -> NDArray[np.bool_]:
+    """(R,) a fall from a box: the feet stood at the takeoff level for DROP_STAND_S and never rose above it.
+
+    A flight that lands lower in the picture is not enough: landing a little forward (towards
+    the camera) or on a ground line that perspective tilts does that too, after an upward takeoff.
+    """
+    if len(s) == 0:
+        return np.zeros(0, bool)
+    n_stand = max(2, int(round(DROP_STAND_S * fps)))
+    tol = DROP_STAND_TOL * stature_px
+    before = _gather(y, s - n_stand, s)                        # (R, W, K) the frames before takeoff
+    stood = (np.abs(before - pre[:, None, :]) <= tol) | np.isnan(before)
+    stood_long = (s >= n_stand) & (stood.all(axis=2).mean(axis=1) >= 0.9)
+    rise = pre[:, None, :] - _gather(y, s, e)                  # y down: above the takeoff level is > 0
+    top = np.where(np.isfinite(rise), rise, -np.inf).max(axis=1)
+    rose = _nanmean_rows(np.where(np.isfinite(top), top, np.nan))
+    return stood_long & ~(rose > AIR_HIGH * stature_px)
+
+
+def _gather(y: NDArray[np.float64], lo: NDArray[np.int64], hi: NDArray[np.int64]) -> NDArray[np.float64]:
+    """(R, W, K) frames [lo, hi) of each of R windows, NaN-padded to the longest (and outside the clip)."""
+    width = max(int((hi - lo).max(initial=0)), 1)
+    idx = lo[:, None] + np.arange(width)
+    valid = (idx < hi[:, None]) & (idx >= 0) & (idx < len(y))
+    return np.where(valid[..., None], y[np.clip(idx, 0, max(len(y) - 1, 0))], np.nan)
 
 
 def _still_edges(t: NDArray[np.float64], y: NDArray[np.float64], s: NDArray[np.int64], e: NDArray[np.int64],
@@ -359,13 +414,11 @@ def _still_edges(t: NDArray[np.float64], y: NDArray[np.float64], s: NDArray[np.i
         grad = np.where(cols == (e - s - 1)[:, None], last[:, None], grad)
         still = np.abs(grad) < STILL_M_S * px_per_m
     moving = valid & ~still
-    need = max(2, int(round(STILL_MIN_S * fps)))
     any_moving = moving.any(axis=1)
     lead = np.where(any_moving, np.argmax(moving, axis=1), 0)
     trail = np.where(any_moving, (e - s) - width + np.argmax(moving[:, ::-1], axis=1), 0)
     long = (e - s) >= 4
-    return (np.where(long & (lead >= need), lead, 0).astype(np.int64),
-            np.where(long & (trail >= need), trail, 0).astype(np.int64))
+    return np.where(long, lead, 0).astype(np.int64), np.where(long, trail, 0).astype(np.int64)
 
 
 def _fit_events(win: _Windows, yy: NDArray[np.float64], a_fixed: NDArray[np.float64] | None,

@@ -19,12 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.ndimage import median_filter
 
-from pipeline.metrics import norms
-from pipeline.metrics.jump_events import FOOT_POINTS, G, Flight, centre_of_mass, find_flights
+from pipeline.metrics import frontal, norms
+from pipeline.metrics.jump_events import FOOT_POINTS, G, Flight, centre_of_mass, find_flights, ground_levels
 from pipeline.metrics.result import ActivityResult, Event, Metric
-from pipeline.metrics.view import ViewInfo
+from pipeline.metrics.view import ViewInfo, detect_view
 from pipeline.options import AnalysisOptions
-from pipeline.pose.cleaning import LEG_PAIRS
+from pipeline.pose.cleaning import LEG_PAIRS, fill_gaps
 from pipeline.pose.landmarks import Landmark as L
 from pipeline.pose.sequence import PoseSequence
 
@@ -43,7 +43,9 @@ SQUAT_HOLD_S = 0.4         # still at the bottom this long before pushing: a squ
 CM_WINDOW_S = 5.0          # how far before takeoff the countermovement (or held squat) is looked for
 LANDING_WINDOW_S = 0.6     # landing phase for peak knee flexion and valgus
 EYE_HEIGHT = 0.936         # eye height / stature (Drillis & Contini 1966, in Winter 2009)
+SHOULDER_HEIGHT = 0.818    # shoulder (acromion) height / stature (same source)
 FOOT_LANDMARK_HEIGHT = 0.015  # heel/toe landmarks above the floor, fraction of stature
+IN_FRAME_SHARE = 0.97      # a landmark out of the picture more often: the head or hands leave the frame
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ BOUNDS: dict[str, Bound] = {
     "landing_peak_knee_flexion_deg": Bound(5.0, 150.0, "deg"),
     "knee_valgus_left_deg": Bound(-30.0, 40.0, "deg"),
     "knee_valgus_right_deg": Bound(-30.0, 40.0, "deg"),
+    "knee_frontal_angle_left_deg": Bound(-30.0, 40.0, "deg"),
+    "knee_frontal_angle_right_deg": Bound(-30.0, 40.0, "deg"),
+    "hip_drop_deg": Bound(0.0, 20.0, "deg"),
+    "landing_asymmetry_s": Bound(0.0, 0.15, "s"),
     "contact_time_s": Bound(0.08, MAX_CONTACT_S, "s"),
     "rsi_m_s": Bound(0.05, 3.5, "m/s"),
     "rsi_mod_m_s": Bound(0.05, 1.2, "m/s"),
@@ -76,6 +82,8 @@ BOUNDS: dict[str, Bound] = {
 }
 
 UNITS: dict[str, str] = {k: b.unit for k, b in BOUNDS.items()}
+FRONTAL_KEYS = ("knee_frontal_angle_left_deg", "knee_frontal_angle_right_deg", "hip_drop_deg", "hip_drop_side",
+                "landing_asymmetry_s", "first_foot_down")
 
 
 def sayers_peak_power_w(jump_height_m: float, body_mass_kg: float) -> float:
@@ -106,15 +114,24 @@ def analyze(seq: PoseSequence, angles: dict[str, FloatArray], view: ViewInfo, op
     side = _leg_side(seq, view)
     knee = _despike(_side_angle(angles, "knee_flexion", side, len(seq)), seq.fps)
     hip_flex = _despike(_side_angle(angles, "hip_flexion", side, len(seq)), seq.fps)
-    stature_px = estimate_stature_px(seq, knee)
+    in_frame = in_frame_share(ev)
+    stature_px = estimate_stature_px(seq, knee, in_frame)
     px_per_m = stature_px / options.athlete_height_m if options.athlete_height_m and np.isfinite(stature_px) else None
 
     flights: list[Flight] = []
+    ground = None
     if len(ev) >= 5 and np.isfinite(stature_px):
         xy = ev.image_xy.astype(np.float64)
-        flights = find_flights(ev.time_s, xy[:, list(FOOT_POINTS), 1], _mean_y(xy, L.LEFT_HIP, L.RIGHT_HIP),
-                               centre_of_mass(xy)[:, 1], stature_px, seq.fps, px_per_m)
+        feet = xy[:, list(FOOT_POINTS), 1]
+        ground = ground_levels(fill_gaps(feet, max(1, int(round(0.05 * seq.fps)))), seq.fps, stature_px)
+        flights = find_flights(ev.time_s, feet, _mean_y(xy, L.LEFT_HIP, L.RIGHT_HIP),
+                               centre_of_mass(xy, in_frame >= IN_FRAME_SHARE)[:, 1], stature_px, seq.fps, px_per_m,
+                               ground)
     is_drop = [f.kind == "drop" for f in flights]
+    view = _view_of_jumps(seq, flights, view)
+    side = _leg_side(seq, view)
+    knee = _despike(_side_angle(angles, "knee_flexion", side, len(seq)), seq.fps)
+    hip_flex = _despike(_side_angle(angles, "hip_flexion", side, len(seq)), seq.fps)
 
     t = seq.time_s
     hip_y = _mean_y(seq.image_xy, L.LEFT_HIP, L.RIGHT_HIP)
@@ -132,6 +149,7 @@ def analyze(seq: PoseSequence, angles: dict[str, FloatArray], view: ViewInfo, op
         else:
             j = _jump(len(jumps), f, prev_landing, prev_was_drop, t, hip_y, knee, hip_flex, curves, seq, view,
                       stature_px, px_per_m, options)
+            j.update(_frontal(f, seq, ev, stature_px) if view.frontal else dict.fromkeys(FRONTAL_KEYS))
             jumps.append(j)
             moments += _jump_moments(j)
         prev_landing, prev_was_drop = f.landing_s, drop
@@ -159,6 +177,9 @@ def analyze(seq: PoseSequence, angles: dict[str, FloatArray], view: ViewInfo, op
                          "message": f"{seq.fps:.0f} fps: takeoff and landing are interpolated between frames "
                                     f"{1000 / seq.fps:.0f} ms apart; 60 fps or more gives tighter timing"})
         warn += _scale_check(flights, is_drop, px_per_m)
+        warn += _view_warnings(view)
+        warn += _out_of_frame_warnings(in_frame)
+        warn += _camera_motion_warnings(ev.time_s, ground, flights, stature_px, px_per_m)
         warn += _consistency_warnings(jumps)
     warn += _bounds_warnings(jumps, drops)
 
@@ -197,16 +218,43 @@ def _norm2(d: NDArray[np.floating]) -> NDArray[np.floating]:
     return np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
 
 
-def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = None) -> float:
+EDGE = 0.02               # a landmark this close to the picture's edge with low visibility: cut off, not hidden
+
+
+def in_frame_share(seq: PoseSequence) -> NDArray[np.float64]:
+    """(33,) share of the frames where each landmark lies inside the picture.
+
+    Out: beyond the edge (the model's guess), or at the edge with low visibility. A low-visibility
+    landmark inside the picture is hidden (the far arm in a side view), not cut off: its guess holds.
+    """
+    if len(seq) == 0:
+        return np.zeros(seq.image_xy.shape[1])
+    x, y = seq.image_xy[..., 0], seq.image_xy[..., 1]
+    mx, my = EDGE * seq.width, EDGE * seq.height
+    with np.errstate(invalid="ignore"):
+        inside = (x >= 0) & (x <= seq.width) & (y >= 0) & (y <= seq.height)
+        at_edge = (x < mx) | (x > seq.width - mx) | (y < my) | (y > seq.height - my)
+    seen = np.isfinite(x) & np.isfinite(y)               # frames without the athlete do not count
+    out = seen & ~(inside & ~(at_edge & (seq.visibility < 0.3)))
+    return 1.0 - out.sum(axis=0) / np.maximum(seen.sum(axis=0), 1)
+
+
+def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = None,
+                        in_frame: NDArray[np.float64] | None = None) -> float:
     """Standing height of the athlete in pixels: floor (heels/toes) to eyes over eye height / stature.
 
-    Uses frames with a fairly straight knee (< 20°) when the knee angle is known.
+    Uses frames with a fairly straight knee (< 20°) when the knee angle is known. When the eyes are
+    out of the picture too often (`in_frame` share below IN_FRAME_SHARE: the head cut off), the
+    shoulders stand in for them (shoulder height 0.818 of stature, Drillis & Contini).
     """
     if len(seq) == 0:
         return float("nan")
     xy = seq.image_xy.astype(np.float64)
     floor = _mean_y(xy, L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)
-    h = floor - _mean_y(xy, L.LEFT_EYE, L.RIGHT_EYE)
+    eyes_seen = in_frame is None or min(in_frame[L.LEFT_EYE], in_frame[L.RIGHT_EYE]) >= IN_FRAME_SHARE
+    top, ratio = ((L.LEFT_EYE, L.RIGHT_EYE), EYE_HEIGHT) if eyes_seen else \
+        ((L.LEFT_SHOULDER, L.RIGHT_SHOULDER), SHOULDER_HEIGHT)
+    h = floor - _mean_y(xy, *top)
     ok = np.isfinite(h) & (h > 0)
     if knee_flexion is not None:
         straight = ok & (np.nan_to_num(knee_flexion, nan=90.0) < 20.0)
@@ -214,7 +262,24 @@ def estimate_stature_px(seq: PoseSequence, knee_flexion: FloatArray | None = Non
             ok = straight
     if not ok.any():
         return float("nan")
-    return float(np.median(h[ok])) / (EYE_HEIGHT - FOOT_LANDMARK_HEIGHT)
+    return float(np.median(h[ok])) / (ratio - FOOT_LANDMARK_HEIGHT)
+
+
+VIEW_AROUND_S = 0.75       # the view is read from the frames this close to a flight (the athlete may turn between)
+
+
+def _view_of_jumps(seq: PoseSequence, flights: list[Flight], view: ViewInfo) -> ViewInfo:
+    """The camera view while jumping: from the frames around the flights (≥ 1 s of them), else the clip's."""
+    if not flights:
+        return view
+    t = seq.time_s
+    near = np.zeros(len(t), bool)
+    for f in flights:
+        near |= (t >= f.takeoff_s - VIEW_AROUND_S) & (t <= f.landing_s + VIEW_AROUND_S)
+    if near.sum() < seq.fps:
+        return view
+    jumping_view = detect_view(seq[near])
+    return jumping_view if jumping_view.view != "unknown" else view
 
 
 def _leg_side(seq: PoseSequence, view: ViewInfo) -> str:
@@ -249,7 +314,7 @@ def _jump(index: int, f: Flight, prev_landing: float | None, prev_was_drop: bool
     """`curves`: the finite samples of the hip height and of the knee flexion (for interpolation)."""
     ft = f.flight_time_s
     h = flight_height_m(ft)
-    hip_rise_px = f.hip_y(f.takeoff_s) - f.hip_y(f.hip_apex_s) if f.hip_fit is not None else float("nan")
+    hip_rise_px = f.hip_rise_px()
     gap = f.takeoff_s - prev_landing if prev_landing is not None else math.inf
     contact = gap if gap <= MAX_CONTACT_S else None
     after_drop = prev_was_drop and gap <= MAX_CONTACT_S    # a drop jump: any jump soon after the drop
@@ -261,11 +326,11 @@ def _jump(index: int, f: Flight, prev_landing: float | None, prev_was_drop: bool
                                                           else f.takeoff_s - 1.0)
     push = _between(t, lo, f.takeoff_s)
     landing = _between(t, f.landing_s, f.landing_s + LANDING_WINDOW_S)
-    sagittal = view.view != "front"          # joint flexion is measured in a side (or oblique) view only
+    sagittal = not view.frontal              # joint flexion is measured in a side (or oblique) view only
     kmax = _nanmax(knee[push]) if sagittal else None
     hmax = _nanmax(hip_flex[push]) if sagittal else None
     peak_knee = _nanmax(knee[landing]) if sagittal else None
-    valgus = _valgus(seq, landing, hip_y) if view.view == "front" else {"left": None, "right": None}
+    valgus = _valgus(seq, landing, hip_y) if view.frontal else {"left": None, "right": None}
     kind = "drop_jump" if after_drop else "hop" if rebound else cm["kind"]
     depth_m = cm["depth_px"] / px_per_m if px_per_m and cm["depth_px"] is not None else None
     rsi_mod = None
@@ -363,30 +428,31 @@ def _run_around(mask: NDArray[np.bool_], k: int) -> tuple[int, int]:
 
 
 def _valgus(seq: PoseSequence, landing: slice, hip_y: FloatArray) -> dict[str, float | None]:
-    """Frontal-plane projection angle (FPPA) of each knee at the deepest point of the landing.
+    """Frontal-plane projection angle (FPPA, `frontal.fppa`) of each knee at the deepest point of the landing.
 
-    180° minus the hip-knee-ankle angle in the image, positive when the knee lies medial of the
-    hip-ankle line (valgus), negative when lateral (varus). Front view only. The deepest point
-    (lowest hip) stands for peak knee flexion, which a front view cannot measure.
+    Front or back view only. The deepest point (lowest hip) stands for peak knee flexion, which
+    a frontal view cannot measure.
     """
-    out: dict[str, float | None] = {"left": None, "right": None}
     idx = landing.start + np.flatnonzero(np.isfinite(hip_y[landing]))
     if len(idx) == 0:
-        return out
-    i = int(idx[np.argmax(hip_y[idx])])
-    xy = seq.image_xy[i].astype(np.float64)
-    mid_x = (xy[L.LEFT_HIP, 0] + xy[L.RIGHT_HIP, 0]) / 2
-    for side, (hp, kn, an) in {"left": (L.LEFT_HIP, L.LEFT_KNEE, L.LEFT_ANKLE),
-                               "right": (L.RIGHT_HIP, L.RIGHT_KNEE, L.RIGHT_ANKLE)}.items():
-        h, k, a = xy[hp], xy[kn], xy[an]
-        if not np.isfinite([h, k, a]).all() or a[1] == h[1]:
-            continue
-        u, v = k - h, a - k
-        dev = abs(math.degrees(math.atan2(u[0] * v[1] - u[1] * v[0], u @ v)))
-        x_line = h[0] + (a[0] - h[0]) * (k[1] - h[1]) / (a[1] - h[1])
-        medial = math.copysign(1.0, mid_x - h[0])
-        out[side] = dev if (k[0] - x_line) * medial >= 0 else -dev
-    return out
+        return {"left": None, "right": None}
+    return frontal.fppa(seq.image_xy[int(idx[np.argmax(hip_y[idx])])])
+
+
+def _frontal(f: Flight, seq: PoseSequence, ev: PoseSequence, stature_px: float) -> dict[str, Any]:
+    """Frontal-plane landing measures (front or back view): knee FPPA at touchdown, hip drop, L/R asymmetry."""
+    t = seq.time_s
+    at = int(np.clip(np.searchsorted(t, f.landing_s), 0, len(t) - 1))
+    touch = frontal.fppa(seq.image_xy[at])
+    drop_deg, drop_side = frontal.hip_drop(seq.image_xy[_between(t, f.landing_s, f.landing_s + LANDING_WINDOW_S)])
+    feet = frontal.foot_contacts(ev.time_s, ev.image_xy, f.landing_s, 0.02 * stature_px)
+    asym = first = None
+    if feet["left"] is not None and feet["right"] is not None:
+        asym = abs(feet["left"] - feet["right"])
+        first = None if asym < 1e-3 else "left" if feet["left"] < feet["right"] else "right"
+    return {"knee_frontal_angle_left_deg": _r(touch["left"], 1), "knee_frontal_angle_right_deg": _r(touch["right"], 1),
+            "hip_drop_deg": _r(drop_deg, 1), "hip_drop_side": drop_side if drop_deg is not None else None,
+            "landing_asymmetry_s": _r(asym, 4), "first_foot_down": first}
 
 
 # ------------------------------------------------------------------ session
@@ -447,6 +513,9 @@ def _summary(jumps: list[dict[str, Any]], drops: list[dict[str, Any]], jump_type
         "best_peak_power_w": best("peak_power_w"),
         "drops": drops,
         "view": view.view,
+        "view_label": view.label,
+        "view_confidence": _r(view.confidence, 3),
+        "view_yaw_deg": _r(view.yaw_deg, 1),
         "leg_side": side,
         "scale": {"px_per_m": _r(px_per_m, 2), "m_per_px": _r(1 / px_per_m, 6) if px_per_m else None,
                   "source": "athlete_height" if px_per_m else None},
@@ -469,6 +538,11 @@ def _metric_rows(jumps: list[dict[str, Any]], summary: dict[str, Any]) -> list[M
                 continue
             if key.startswith("knee_valgus_"):
                 rows.append(Metric("knee_valgus_deg", float(j[key]), unit, side=key.split("_")[2], index=j["index"]))
+            elif key.startswith("knee_frontal_angle_"):
+                rows.append(Metric("knee_frontal_angle_deg", float(j[key]), unit, side=key.split("_")[3],
+                                   index=j["index"]))
+            elif key == "hip_drop_deg":
+                rows.append(Metric(key, float(j[key]), unit, side=j.get("hip_drop_side"), index=j["index"]))
             else:
                 rows.append(Metric(key, float(j[key]), unit, index=j["index"]))
     return rows
@@ -523,6 +597,78 @@ def _consistency_warnings(jumps: list[dict[str, Any]]) -> list[dict[str, str]]:
                                    f"{b:.3f} m (landing with bent legs lengthens the flight; a wrong athlete "
                                    f"height or a camera not square to the jump skews the hip method)"})
     return out
+
+
+def _view_warnings(view: ViewInfo) -> list[dict[str, str]]:
+    """One line: what the camera's view leaves out (none for a confident side view)."""
+    sure = "" if not np.isfinite(view.confidence) or view.confidence >= 0.5 else \
+        f" (view uncertain: confidence {view.confidence:.2f})"
+    yaw = f" (turned {view.yaw_deg:.0f}° from square)" if np.isfinite(view.yaw_deg) else ""
+    if view.frontal:
+        text = (f"{view.label} view{yaw}: knee and hip flexion are not measured (the bend is towards the camera); "
+                "knee valgus, hip drop and left-right landing are — film from the side for joint angles")
+    elif view.view == "oblique":
+        text = (f"{view.label.replace('_', '-')} view{yaw}: knee and hip angles are projected and read straighter "
+                "than they are, and knee valgus needs a front or back view — film square to the side or the front")
+    elif view.view == "unknown":
+        text = "the camera view could not be told: joint angles may be projected — film from the side or the front"
+    elif sure:
+        text = "side view"
+    else:
+        return []
+    return [{"code": "view_limits_metrics", "message": text + sure}]
+
+
+_PARTS = {"head": (L.NOSE, L.LEFT_EYE, L.RIGHT_EYE, L.LEFT_EAR, L.RIGHT_EAR),
+          "hands": (L.LEFT_WRIST, L.RIGHT_WRIST), "feet": FOOT_POINTS}
+
+
+def _out_of_frame_warnings(in_frame: NDArray[np.float64]) -> list[dict[str, str]]:
+    """One line: the body parts the picture cut off (the centre of mass does without them)."""
+    cut = {part: 1 - float(np.min(in_frame[list(idx)])) for part, idx in _PARTS.items()}
+    cut = {p: v for p, v in cut.items() if v > 1 - IN_FRAME_SHARE}
+    if not cut:
+        return []
+    parts = ", ".join(f"the {p} in {v:.0%} of frames" for p, v in cut.items())
+    fix = "takeoff and landing need the feet in view" if "feet" in cut else "the centre of mass leaves them out"
+    return [{"code": "body_out_of_frame",
+             "message": f"out of the picture or hidden: {parts}; {fix} — step back to keep the whole body in frame"}]
+
+
+CAMERA_MOTION_MIN = 0.05   # the ground line moving this much (fraction of stature) while standing: a moving camera
+
+
+def _camera_motion_warnings(t: FloatArray, ground: FloatArray | None, flights: list[Flight], stature_px: float,
+                            px_per_m: float | None) -> list[dict[str, str]]:
+    """One line when the ground under the feet moved in the picture while the athlete stood (a hand-held camera).
+
+    Measured within each stance between flights (a landing on another row of the picture is a
+    step of the ground line at a flight, not camera motion): the largest 5-95 % range.
+    """
+    if ground is None or len(t) < 5 or not np.isfinite(stature_px):
+        return []
+    seen = np.isfinite(ground)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = np.where(seen, ground, 0.0).sum(axis=1) / seen.sum(axis=1)       # mean over the foot points
+    edges = np.array([[f.takeoff_s - 0.3, f.landing_s + 0.3] for f in flights]).reshape(-1, 2)
+    stance = np.searchsorted(edges[:, 1], t)             # index of the stance each frame belongs to
+    inside = (stance < len(edges)) & (t > edges[np.minimum(stance, len(edges) - 1), 0]) if len(edges) else \
+        np.zeros(len(t), bool)
+    ok = ~inside & np.isfinite(level)
+    sways = [_sway(level[ok & (stance == k)]) for k in np.unique(stance[ok]) if (ok & (stance == k)).sum() >= 5]
+    sway = max(sways, default=0.0)
+    if sway < CAMERA_MOTION_MIN * stature_px:
+        return []
+    size = f"{100 * sway / px_per_m:.0f} cm" if px_per_m else f"{sway / stature_px:.0%} of the athlete's height"
+    return [{"code": "camera_motion",
+             "message": f"the ground under the feet moved {size} in the picture while standing (a moving camera, or "
+                        "stepping onto another level); takeoff and landing are judged against it — a phone on a "
+                        "tripod or propped up gives tighter timing"}]
+
+
+def _sway(level: FloatArray) -> float:
+    """5-95 % range of a stance's ground line (pixels)."""
+    return float(np.percentile(level, 95) - np.percentile(level, 5))
 
 
 def _scale_check(flights: list[Flight], is_drop: list[bool], px_per_m: float | None) -> list[dict[str, str]]:

@@ -44,6 +44,8 @@ class Jump:
     hold_s: float = 0.0       # still at the bottom (squat jump)
     land_theta: float = 0.35  # extra knee half-angle at the deepest point of the landing
     valgus_m: float = 0.0     # knees moving medially at the deepest point of the landing (front view)
+    right_late_s: float = 0.0  # the right foot leaves and lands this much later (left-right asymmetry)
+    hip_drop_m: float = 0.0   # the right hip sinks this much at the deepest point of the landing (front view)
 
     @property
     def landing_s(self) -> float:
@@ -92,11 +94,21 @@ def kinematics(t: NDArray[np.float64], jumps: list[Jump], drop: tuple[float, flo
 def stick_sequence(jumps: tuple[Jump, ...] | list[Jump] = (), duration: float = 3.0, fps: float = 120.0,
                    ppm: float = 300.0, view: str = "side", facing: int = 1, drop: tuple[float, float] | None = None,
                    noise_px: float = 0.0, seed: int = 0, width: int = 800, height: int = 1000,
-                   one_foot_steps: tuple[tuple[list[int], tuple[float, float, float]], ...] = ()) -> PoseSequence:
+                   one_foot_steps: tuple[tuple[list[int], tuple[float, float, float]], ...] = (),
+                   land_shift_px: tuple[float, float] = (0.0, 0.0), sway_px: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                   crop_top_px: float = 0.0, arm_reach: bool = False) -> PoseSequence:
+    # (a Jump's right_late_s: the right foot follows the same flight right_late_s later, so both feet
+    # are up from takeoff_s + right_late_s to landing_s; its hip_drop_m lowers the right hip)
     """A person standing (side or front view) doing exactly the given jumps; image y down.
 
     `drop=(t_off, box_m)`: stands on a box until t_off, then falls ballistically to the floor.
     `one_foot_steps`: ((landmarks, (t0, t1, lift_m)), ...) lifts those points only (walking).
+    What a phone sees (issue 14): `land_shift_px` (dx, dy) drifts each flight linearly from takeoff
+    to landing and stays (landing forward/backward/sideways in perspective; signs alternate jump by
+    jump; the path stays a parabola with the same g); `sway_px` (ax, ay, Hz) a hand-held camera;
+    `crop_top_px` cuts the top of the picture: landmarks above it stick to the edge with low
+    visibility, as MediaPipe's guesses do; `arm_reach` swings the arms back in the countermovement
+    and straight up from takeoff to landing (jump-and-reach).
     Standing eye height 1.66 m: with the pipeline's anthropometry the stature reads 1.78 m.
     """
     t = np.arange(int(round(duration * fps))) / fps
@@ -142,6 +154,9 @@ def stick_sequence(jumps: tuple[Jump, ...] | list[Jump] = (), duration: float = 
         pts[:, L.LEFT_KNEE] = kn + np.stack([0.11 - valgus, np.zeros(n)], -1)
         pts[:, L.RIGHT_KNEE] = kn + np.stack([-(0.11 - valgus), np.zeros(n)], -1)
         put(L.LEFT_HIP, L.RIGHT_HIP, hip, 0.10)
+        for j in jumps:
+            land = _ramp(t, j.landing_s, j.landing_s + 0.15) - _ramp(t, j.landing_s + 0.15, j.landing_s + 0.5)
+            pts[:, L.RIGHT_HIP, 1] -= j.hip_drop_m * np.clip(land, 0, 1) * (t >= j.landing_s)
         put(L.LEFT_SHOULDER, L.RIGHT_SHOULDER, hip + [0, 0.52], 0.19)
         put(L.LEFT_ELBOW, L.RIGHT_ELBOW, hip + [0, 0.24], 0.24)
         put(L.LEFT_WRIST, L.RIGHT_WRIST, hip + [0, -0.02], 0.25)
@@ -157,16 +172,63 @@ def stick_sequence(jumps: tuple[Jump, ...] | list[Jump] = (), duration: float = 
     for side_pts, (t0, t1, up) in one_foot_steps:   # lift one foot (walking): side_pts = landmark indices
         m = (t >= t0) & (t <= t1)
         pts[np.ix_(m, side_pts)] += np.array([0.0, up])
+    if arm_reach:
+        _reach(t, list(jumps), pts, view)
     pts[..., 1] += lift[:, None]
+    for j in jumps:
+        if j.right_late_s:                  # the right foot: the same flight, later (feet cannot go below the floor)
+            late = kinematics(t - j.right_late_s, [Jump(j.takeoff_s, j.flight_s)])[1]
+            fly = (t >= j.takeoff_s) & (t <= j.landing_s + j.right_late_s)
+            feet_r = [L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX, L.RIGHT_ANKLE]
+            pts[np.ix_(fly, feet_r)] += (late - lift)[fly, None, None] * np.array([0.0, 1.0])
     xy = np.empty_like(pts)
     xy[..., 0] = width / 2 + facing * pts[..., 0] * ppm
     xy[..., 1] = height - 60 - pts[..., 1] * ppm
+    xy += _camera_offsets(t, list(jumps), land_shift_px, sway_px)[:, None, :]
     if noise_px:
         xy += np.random.default_rng(seed).normal(0, noise_px, xy.shape)
     vis = np.full((n, 33), 0.95, np.float32)
+    if crop_top_px:
+        xy[..., 1] -= crop_top_px
+        height -= int(crop_top_px)
+        out = xy[..., 1] < 0
+        xy[..., 1] = np.where(out, np.random.default_rng(seed + 1).uniform(0, 6, out.shape), xy[..., 1])
+        vis[out] = 0.1
     return PoseSequence(time_s=t, image_xy=xy.astype(np.float32), image_z=np.zeros((n, 33), np.float32),
                         world_xyz=np.zeros((n, 33, 3), np.float32), visibility=vis, presence=vis.copy(),
                         width=width, height=height, fps=fps)
+
+
+def _camera_offsets(t: NDArray[np.float64], jumps: list[Jump], land_shift_px: tuple[float, float],
+                    sway_px: tuple[float, float, float]) -> NDArray[np.float64]:
+    """(T, 2) image shift of everything: landings on another row (perspective) and a swaying camera."""
+    off = np.zeros((len(t), 2))
+    for k, j in enumerate(jumps):
+        frac = np.clip((t - j.takeoff_s) / max(j.flight_s, 1e-9), 0, 1)
+        off += (-1) ** k * frac[:, None] * np.array(land_shift_px)
+    ax, ay, f = sway_px
+    off[:, 0] += ax * np.sin(2 * np.pi * f * t)
+    off[:, 1] += ay * np.sin(2 * np.pi * f * 1.3 * t + 1.0)
+    return off
+
+
+def _reach(t: NDArray[np.float64], jumps: list[Jump], pts: NDArray[np.float64], view: str) -> None:
+    """Arms back in the countermovement, straight up from takeoff to landing, down again after (in place)."""
+    phi = np.zeros(len(t))                                   # arm angle from hanging, rad (forward and up > 0)
+    for j in jumps:
+        back = _ramp(t, j.takeoff_s - j.con_s - 0.3, j.takeoff_s - j.con_s) * (t < j.takeoff_s - j.con_s)
+        swing = _ramp(t, j.takeoff_s - j.con_s, j.takeoff_s) * (t < j.landing_s)
+        down = 1 - _ramp(t, j.landing_s, j.landing_s + 0.4)
+        phi += -0.8 * back + np.where(t < j.landing_s, swing, down * (t >= j.landing_s)) * np.pi
+    for sh, el, wr, hand in ((L.LEFT_SHOULDER, L.LEFT_ELBOW, L.LEFT_WRIST, (L.LEFT_PINKY, L.LEFT_INDEX, L.LEFT_THUMB)),
+                             (L.RIGHT_SHOULDER, L.RIGHT_ELBOW, L.RIGHT_WRIST,
+                              (L.RIGHT_PINKY, L.RIGHT_INDEX, L.RIGHT_THUMB))):
+        lateral = pts[:, wr, 0] - pts[:, sh, 0] if view != "side" else np.zeros(len(t))
+        d = np.stack([np.sin(phi) if view == "side" else np.zeros(len(t)), -np.cos(phi)], -1)
+        pts[:, el] = pts[:, sh] + 0.28 * d + np.stack([lateral * 0.5, np.zeros(len(t))], -1)
+        pts[:, wr] = pts[:, sh] + 0.54 * d + np.stack([lateral, np.zeros(len(t))], -1)
+        for h in hand:
+            pts[:, h] = pts[:, sh] + 0.61 * d + np.stack([lateral, np.zeros(len(t))], -1)
 
 
 STATURE_M = 1.78   # what the pipeline reads from the stick figure's eye height
