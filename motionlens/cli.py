@@ -1,10 +1,9 @@
-"""`motionlens` command line (DESIGN §10): analyze, serve, keys, worker."""
+"""`motionlens` command line (DESIGN §10): analyze, serve, keys, worker, server."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import time
@@ -55,13 +54,12 @@ def cmd_analyze(a: argparse.Namespace) -> int:
     options = _options(a)
     detach_native_stderr()
     progress = FrameProgress.for_video(a.video, passes=1 if a.no_render else 2)
-    from flows.analyze import analyze_session  # Prefect import is the CLI's main fixed cost
+    from motionlens import runner  # in-process, or a Prefect flow run when an API is there
 
-    # an expected failure (a bad video) is reported once, as `error: CODE: message`, not also by Prefect
-    logging.getLogger("prefect.task_runs").setLevel(logging.CRITICAL)
-
+    how = runner.choose()
+    print(f"running {how.why}", file=sys.stderr)
     import_s = time.perf_counter() - t0
-    manifest = analyze_session(a.video, options.to_dict(), storage_uri=a.storage, on_frame=progress.update)
+    manifest = runner.analyze(a.video, options.to_dict(), a.storage, on_frame=progress.update, orchestration=how)
     progress.close()
     return _report(manifest, a, import_s, time.perf_counter() - t0)
 
@@ -75,7 +73,7 @@ def _report(manifest: dict[str, Any], a: argparse.Namespace, import_s: float, to
         return 2
     processing = manifest.get("processing_time_s") or 0.0
     print(f"session {manifest['session_id']} completed in {total_s:.1f} s "
-          f"(analysis {processing:.1f} s, imports {import_s:.1f} s, Prefect and other overhead "
+          f"(analysis {processing:.1f} s, imports {import_s:.1f} s, orchestration and other overhead "
           f"{max(total_s - processing - import_s, 0):.1f} s)", file=sys.stderr)
     print(f"  {headline(manifest)}", file=sys.stderr)
     for w in manifest.get("warnings") or []:
@@ -125,6 +123,12 @@ def cmd_keys(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_server(a: argparse.Namespace) -> int:
+    from motionlens.server import main as server_main
+
+    return server_main(a.action, a.port)
+
+
 def cmd_worker(a: argparse.Namespace) -> int:
     from flows.deployments import serve_deployments
 
@@ -150,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     kr = ksub.add_parser("revoke")
     kr.add_argument("token", metavar="TOKEN_PREFIX_OR_ID")
     kr.add_argument("--storage")
+    sv = sub.add_parser("server", help="a local Prefect server kept running between analyses (UI, run records)")
+    sv.add_argument("action", choices=("start", "stop", "status"))
+    sv.add_argument("--port", type=int, help="default 4200, else a free port")
     w = sub.add_parser("worker", help="serve the Prefect deployments (analysis, render, inbox schedule)")
     w.add_argument("--storage")
     return parser
@@ -157,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    handlers = {"analyze": cmd_analyze, "serve": cmd_serve, "keys": cmd_keys, "worker": cmd_worker}
+    handlers = {"analyze": cmd_analyze, "serve": cmd_serve, "keys": cmd_keys, "worker": cmd_worker,
+                "server": cmd_server}
     try:
         return handlers[a.command](a)
     except PipelineError as exc:
