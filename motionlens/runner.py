@@ -48,7 +48,9 @@ def choose() -> Orchestration:
 
     forced = (os.environ.get("MOTIONLENS_ORCHESTRATOR") or "").strip().lower()
     if forced not in ("", PREFECT, IN_PROCESS):
-        raise ValueError(f"MOTIONLENS_ORCHESTRATOR must be {PREFECT} or {IN_PROCESS}, not {forced!r}")
+        from pipeline.errors import InvalidOption
+
+        raise InvalidOption(f"MOTIONLENS_ORCHESTRATOR must be {PREFECT} or {IN_PROCESS}, not {forced!r}")
     if api := os.environ.get("PREFECT_API_URL"):
         if forced == IN_PROCESS:
             return Orchestration(IN_PROCESS, None, "in-process (MOTIONLENS_ORCHESTRATOR)")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from motionlens import runner
+from pipeline.errors import InvalidOption
 from tests.conftest import clip_path
 from tests.servers import BIN, free_port
 
@@ -34,7 +35,7 @@ def test_the_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTIONLENS_ORCHESTRATOR", "prefect")
     assert runner.choose() == runner.Orchestration(runner.PREFECT, None, runner.choose().why)   # ephemeral
     monkeypatch.setenv("MOTIONLENS_ORCHESTRATOR", "dask")
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidOption):                # the CLI prints `error: invalid_option: ...`
         runner.choose()
     monkeypatch.delenv("MOTIONLENS_ORCHESTRATOR")
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
@@ -46,6 +47,7 @@ def test_the_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 CHILD = """
 import json, sys
 from motionlens import runner
+from pipeline.errors import InvalidOption
 how = runner.choose()
 m = runner.analyze(sys.argv[1], {"activity": "jumping", "render": False}, sys.argv[2], orchestration=how)
 print(json.dumps({"mode": how.mode, "prefect_imported": "prefect" in sys.modules, "manifest": m}))
