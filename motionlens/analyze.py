@@ -1,6 +1,6 @@
 """`motionlens analyze`: check every input first, then analyse each clip, then report.
 
-Bad options and bad files are refused before Prefect is imported (its start-up takes ≈ 15 s), each
+Bad options and bad files are refused before the pipeline (or Prefect) is imported, each
 with one `error: CODE: message` line. With several clips, a refused or failed clip does not stop
 the others; a table and a CSV summarise them all and the exit code is non-zero if any failed.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -59,10 +58,10 @@ def run(a: argparse.Namespace) -> int:
         return 2
 
     detach_native_stderr()
-    from flows.analyze import analyze_session  # Prefect import is the CLI's main fixed cost
+    from motionlens import runner  # in-process, or a Prefect flow run when an API is there
 
-    # an expected failure (a bad video) is reported once, as `error: CODE: message`, not also by Prefect
-    logging.getLogger("prefect.task_runs").setLevel(logging.CRITICAL)
+    how = runner.choose()
+    print(f"running {how.why}", file=sys.stderr)
     import_s = time.perf_counter() - t0
     lang = user_language(a.lang)
     for n, (source, frames) in enumerate(ok.items(), 1):
@@ -70,7 +69,8 @@ def run(a: argparse.Namespace) -> int:
         progress = FrameProgress(frames, passes=1 if a.no_render else 2, label=label)
         started = time.perf_counter()
         try:
-            manifest = analyze_session(source, options.to_dict(), storage_uri=a.storage, on_frame=progress.update)
+            manifest = runner.analyze(source, options.to_dict(), a.storage, on_frame=progress.update,
+                                      orchestration=how)
         except Exception as exc:  # a bug (recorded in the session as internal_error): the batch goes on
             if not several:
                 raise
@@ -113,7 +113,7 @@ def _report(manifest: dict[str, Any], storage_uri: str | None, lang: str, import
         return
     processing = manifest.get("processing_time_s") or 0.0
     print(f"session {manifest['session_id']} completed in {total_s:.1f} s "
-          f"(analysis {processing:.1f} s, imports {import_s:.1f} s, Prefect and other overhead "
+          f"(analysis {processing:.1f} s, imports {import_s:.1f} s, orchestration and other overhead "
           f"{max(total_s - processing - import_s, 0):.1f} s)" + (f" — {source}" if source else ""), file=sys.stderr)
     print(f"  {headline(manifest)}", file=sys.stderr)
     for w in manifest.get("warnings") or []:

@@ -1,4 +1,4 @@
-"""`motionlens` command line (DESIGN §10): analyze, serve, keys, worker."""
+"""`motionlens` command line (DESIGN §10): analyze, serve, keys, worker, server."""
 
 from __future__ import annotations
 
@@ -73,6 +73,12 @@ def cmd_keys(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_server(a: argparse.Namespace) -> int:
+    from motionlens.server import main as server_main
+
+    return server_main(a.action, a.port)
+
+
 def cmd_worker(a: argparse.Namespace) -> int:
     from flows.deployments import serve_deployments
 
@@ -98,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     kr = ksub.add_parser("revoke")
     kr.add_argument("token", metavar="TOKEN_PREFIX_OR_ID")
     kr.add_argument("--storage")
+    sv = sub.add_parser("server", help="a local Prefect server kept running between analyses (UI, run records)")
+    sv.add_argument("action", choices=("start", "stop", "status"))
+    sv.add_argument("--port", type=int, help="default 4200, else a free port")
     w = sub.add_parser("worker", help="serve the Prefect deployments (analysis, render, inbox schedule)")
     w.add_argument("--storage")
     return parser
@@ -105,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
-    handlers = {"analyze": cmd_analyze, "serve": cmd_serve, "keys": cmd_keys, "worker": cmd_worker}
+    handlers = {"analyze": cmd_analyze, "serve": cmd_serve, "keys": cmd_keys, "worker": cmd_worker,
+                "server": cmd_server}
     try:
         return handlers[a.command](a)
     except PipelineError as exc:

@@ -109,7 +109,7 @@ def render_overlapped(video: str | Path, annotator: Any, out_path: str | Path, *
                 raise item.exc
             frame, image = item
             if writer is None:
-                height, width = frame.image.shape[:2]
+                height, width = image.shape[:2]      # the drawn size (the render may cap it)
                 writer = H264Writer(out_path, width, height, timing.fps, time_base=timing.time_base,
                                     audio_from=video if audio and timing.has_audio else None,
                                     audio_offset_s=timing.first_time_s)

@@ -7,10 +7,12 @@ also use on their own frames (e.g. in another process, overlapped with pose esti
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -33,16 +35,46 @@ def render_video(video: Path, seq: PoseSequence, angles: Mapping[str, NDArray[np
     return render_with(video, annotator, out_path, on_frame=on_frame, audio=audio)
 
 
+DEFAULT_MAX_SIDE = 1280     # px, the annotated video's longer side: 720p, plenty for a phone or a laptop
+
+
+def render_max_side() -> int | None:
+    """MOTIONLENS_RENDER_MAX_SIDE (default 1280; 0 = the source's size)."""
+    value = int(os.environ.get("MOTIONLENS_RENDER_MAX_SIDE", DEFAULT_MAX_SIDE))
+    return value if value > 0 else None
+
+
+def capped(draw: Callable[[NDArray[np.uint8], int], NDArray[np.uint8]],
+           max_side: int | None) -> Callable[[NDArray[np.uint8], int], NDArray[np.uint8]]:
+    """`draw`, then the drawn frame scaled down (area filter) so its longer side is at most `max_side`:
+    at 1080x1920 libx264 costs ≈ 5x the drawing (docs/performance.md), and scales with the pixels."""
+    if not max_side:
+        return draw
+
+    def scaled(image: NDArray[np.uint8], index: int) -> NDArray[np.uint8]:
+        out = draw(image, index)
+        h, w = out.shape[:2]
+        if max(h, w) <= max_side:
+            return out
+        k = max_side / max(h, w)
+        size = (max(2, round(w * k / 2) * 2), max(2, round(h * k / 2) * 2))    # even sides for yuv420p
+        return cv2.resize(out, size, interpolation=cv2.INTER_AREA)
+
+    return scaled
+
+
 def render_analysis(video: Path, analysis: Any, out_path: Path, on_frame: Callable[[Frame], None] | None = None,
-                    *, audio: bool = True, workers: int | None = None) -> Path:
+                    *, audio: bool = True, workers: int | None = None, max_side: int | None | bool = True) -> Path:
     """`render_video` for a `pipeline.metrics.activity.Analysis` (events and panel included).
 
     With more than one worker (default: MOTIONLENS_WORKERS, else the usable cores) decoding, drawing
-    and encoding overlap in threads (`pipeline.pipelined`): the same file, sooner."""
+    and encoding overlap in threads (`pipeline.pipelined`): the same file, sooner. The video's longer
+    side is capped at `max_side` px (True: `render_max_side()`; None: the source's size)."""
     from pipeline.pipelined import render_overlapped
     from pipeline.pose.parallel import pose_settings
 
-    annotator = FrameAnnotator.from_analysis(analysis)
+    annotator = capped(FrameAnnotator.from_analysis(analysis).annotate,
+                       render_max_side() if max_side is True else (max_side or None))
     if (workers or pose_settings()[0]) > 1:
         return render_overlapped(video, annotator, out_path, on_frame=on_frame, audio=audio)
     return render_with(video, annotator, out_path, on_frame=on_frame, audio=audio)
@@ -56,17 +88,18 @@ def render_with(video: Path, annotator: FrameAnnotator | Callable[[NDArray[np.ui
     timing = source_timing(video)
     frames = iter_frames(video)
     first = next(frames)
-    height, width = first.image.shape[:2]
+    drawn = draw(first.image, first.index)
+    height, width = drawn.shape[:2]          # the drawn size: `capped` may scale it down
     with H264Writer(out_path, width, height, timing.fps, time_base=timing.time_base,
                     audio_from=video if audio and timing.has_audio else None,
                     audio_offset_s=timing.first_time_s) as writer:
-        for frame in _chain(first, frames):
-            writer.write(draw(frame.image, frame.index), frame.time_s)
+        for frame, image in _chain((first, drawn), ((f, draw(f.image, f.index)) for f in frames)):
+            writer.write(image, frame.time_s)
             if on_frame is not None:
                 on_frame(frame)
     return Path(out_path)
 
 
-def _chain(first: Frame, rest: Any) -> Any:
+def _chain(first: Any, rest: Any) -> Any:
     yield first
     yield from rest
