@@ -9,6 +9,7 @@ The server's TMPDIR is a folder of this test, so "no temporary file left" is che
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,7 +204,11 @@ def test_killed_server_loses_nothing(tmp_path: Path) -> None:
             api.stop(signal.SIGTERM)
     print("runs:", "; ".join(api.runs))
     log = api.log.read_text(errors="replace")
-    assert "handed back 1 analysis(es)" in log and "handed back 0 analysis(es) and 1 render(s)" in log
+    assert "handed back 1 analysis(es)" in log  # the SIGTERM'd analysis (pose alone outlasts the grace)
+    # The SIGTERM'd render is handed back, or finishes within the grace on a quiet machine: both are
+    # right (finish or hand back); which one happened depends on the machine's speed, not the code.
+    handed_render = re.search(r"handed back 0 analysis\(es\) and 1 render\(s\)", log) is not None
+    print("SIGTERM render:", "handed back" if handed_render else "finished within the grace")
     assert "Traceback" not in log, log[log.index("Traceback") - 500:][:3000]
 
     completed = set()
