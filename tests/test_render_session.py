@@ -162,3 +162,36 @@ def test_grab_frames_seeks_to_exactly_the_frames_asked_for(tmp_path: Path) -> No
     assert sorted(got) == sorted(wanted)
     for i in wanted:
         assert np.array_equal(got[i], decoded[i].image), i
+
+
+def _frames(path: Path) -> np.ndarray:
+    return np.stack([f.image for f in iter_frames(path)]).astype(np.int16)
+
+
+@pytest.mark.slow
+def test_re_render_of_a_lift_keeps_the_tracked_bar(tmp_path: Path, clip, raw_pose) -> None:
+    """A re-render draws what the analysis drew: the tracked plate's bar path and its scale, not the
+    hands' path with the stature's scale (the re-render once skipped the bar tracker)."""
+    from pipeline.analysis import compute_metrics
+    from pipeline.metrics.activity import analyze_pose
+    from pipeline.render.video import render_analysis
+
+    storage = LocalStorage(tmp_path / "store")
+    src = clip("power_clean_side.mp4")
+    pose_path = tmp_path / "pose.npz"
+    raw_pose(src).save_npz(str(pose_path))
+    options = AnalysisOptions("weightlifting", exercise="clean")
+    analysed = compute_metrics(src, pose_path, options)
+    assert analysed.result.summary["bar_source"] == "tracked"
+    sid = stored_session(storage, src, pose_path, options)
+
+    rerendered = _frames(storage.path(render_session(storage, sid, images=False)["artifacts"]["analyzed_video"]))
+    as_analysed = _frames(render_analysis(src, analysed, tmp_path / "analysed.mp4", audio=False))
+    untracked = _frames(render_analysis(src, analyze_pose(raw_pose(src), options), tmp_path / "hands.mp4",
+                                        audio=False))
+
+    def changed(a: np.ndarray, b: np.ndarray) -> float:  # share of pixels that differ beyond codec noise
+        return float((np.abs(a - b).max(axis=-1) > 48).mean())
+
+    assert changed(untracked, as_analysed) > 5 * changed(rerendered, as_analysed) + 1e-4
+    assert changed(rerendered, as_analysed) < 1e-3

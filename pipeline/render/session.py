@@ -3,7 +3,8 @@
     manifest = render_session(storage, session_id)
 
 Downloads `artifacts.original` and `artifacts.pose` (the raw PoseSequence NPZ) to a temporary
-folder, re-runs the cheap analysis (`analyze_pose` with the session's options), renders, uploads
+folder, re-runs the analysis' own metric step (`pipeline.analysis.compute_metrics`: the cheap analysis,
+and the bar tracker for lifts) with the session's options, renders, uploads
 `sessions/{id}/analyzed.mp4`, and only then updates the manifest (written last, as everywhere:
 a reader never sees a manifest pointing at a video that is not there). Missing images
 (`artifacts.images`) are made on the way. The API's render route and the render flow call this.
@@ -20,9 +21,8 @@ from typing import Any
 
 from pipeline.errors import PipelineError
 from pipeline.manifest import with_status
-from pipeline.metrics.activity import Analysis, analyze_pose
+from pipeline.metrics.activity import Analysis
 from pipeline.options import AnalysisOptions
-from pipeline.pose.sequence import PoseSequence
 from pipeline.tempdirs import owner_tag  # a dead render's folder is removed at the next start-up
 from pipeline.session import artifact_key, read_manifest, write_manifest
 from pipeline.storage import Storage
@@ -50,6 +50,7 @@ def options_from_manifest(manifest: dict[str, Any]) -> AnalysisOptions:
 def render_session(storage: Storage, session_id: str, *, on_frame: Callable[[Frame], None] | None = None,
                    images: bool = True) -> dict[str, Any]:
     """Render `sessions/{id}/analyzed.mp4` from the stored pose and original; returns the updated manifest."""
+    from pipeline.analysis import compute_metrics  # the use-case layer above render/: imported when used
     from pipeline.render.session_charts import session_images
     from pipeline.render.video import render_analysis
 
@@ -67,8 +68,8 @@ def render_session(storage: Storage, session_id: str, *, on_frame: Callable[[Fra
         video = work / ("original" + (Path(original).suffix or ".mp4"))
         storage.download_file(original, video)
         storage.download_file(pose, work / "pose.npz")
-        raw = PoseSequence.load_npz(str(work / "pose.npz"))
-        analysis: Analysis = analyze_pose(raw, options_from_manifest(manifest))
+        # the analysis' own metric step: a lift's bar is tracked again (plate path and scale), as first drawn
+        analysis: Analysis = compute_metrics(video, work / "pose.npz", options_from_manifest(manifest))
         out = render_analysis(video, analysis, work / ANALYZED_VIDEO, on_frame=on_frame)
         video_key = artifact_key(session_id, ANALYZED_VIDEO)
         storage.upload_file(video_key, out, content_type="video/mp4")
