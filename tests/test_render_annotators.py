@@ -13,7 +13,7 @@ from pipeline.render import style
 from pipeline.render.annotators import AngleArcAnnotator, SkeletonAnnotator, arc_value, flexion_arc, TRUNK_ARC
 from pipeline.render.events import EventFlashAnnotator, MarkerTrack, event_markers
 from pipeline.render.frame import FrameAnnotator, arcs_for, visible_sides
-from pipeline.render.panel import LiveMetrics, MetricPanelAnnotator, Row
+from pipeline.render.panel import DASH, LiveMetrics, MetricPanelAnnotator, Row
 from pipeline.render.trails import TrailAnnotator, trail_window
 from tests.test_render_support import figure_sequence, figure_xy
 
@@ -249,3 +249,20 @@ def test_angles_shown_match_the_activity_and_the_side_facing_the_camera() -> Non
     assert names == {"left_knee_flexion", "left_hip_flexion", "left_elbow_flexion"}
     assert {a.name for a in arcs_for("running", ("left", "right"))} == {
         "left_knee_flexion", "left_hip_flexion", "right_knee_flexion", "right_hip_flexion"}
+
+
+def test_a_front_view_jump_draws_no_flexion_it_does_not_measure() -> None:
+    """The jump metrics withhold knee/hip flexion in a front or back view (`view_limits_metrics`):
+    the video must not show them either (no arcs, a dash in the panel); a side view shows them."""
+    from pipeline.metrics.angles import compute_angles
+    from pipeline.metrics.view import ViewInfo
+
+    t = np.arange(0, 2, 1 / 30)
+    seq = figure_sequence(t, 640, 480, bend=np.abs(np.sin(t * 2)))
+    angles = compute_angles(seq, np.ones(len(seq)))
+    front = FrameAnnotator(seq, angles, jump_result(), view=ViewInfo("front", "camera", 0.5, 0.5, 0.8, 7.0, True))
+    side = FrameAnnotator(seq, angles, jump_result(), view=ViewInfo("side", "right", 0.1, 1.0, 0.9, 85.0, None))
+    assert not front.arcs.arcs and side.arcs.arcs
+    i = 20
+    assert {r.label: r.value for r in front.live.rows(i)}["Knee"] == DASH
+    assert {r.label: r.value for r in side.live.rows(i)}["Knee"] != DASH

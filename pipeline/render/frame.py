@@ -75,12 +75,14 @@ class FrameAnnotator:
         events = list(result.events) if result is not None else []
         self.seq = seq
         self.time_s = np.asarray(seq.time_s, np.float64)
-        self.angles = {k: np.asarray(v, np.float64) for k, v in angles.items()}
+        # a front/back view withholds sagittal flexion from the jump metrics (view_limits_metrics): not drawn either
+        hidden = ("_knee_flexion", "_hip_flexion") if self.activity == "jumping" and getattr(view, "frontal", False) else ()
+        self.angles = {k: np.asarray(v, np.float64) for k, v in angles.items() if not (hidden and k.endswith(hidden))}
         self.sides = visible_sides(seq, view, primary_side(summary))
         exercise = summary.get("exercise") if isinstance(summary.get("exercise"), str) else None
 
         self.skeleton = SkeletonAnnotator()
-        self.arcs = AngleArcAnnotator(arcs_for(self.activity, self.sides, exercise))
+        self.arcs = AngleArcAnnotator([] if hidden else arcs_for(self.activity, self.sides, exercise))
         bar_source = summary.get("bar_source") if isinstance(summary.get("bar_source"), str) else None
         self.trail_xy, trail_name = trail_points(seq, self.activity, bar_source)
         self.trail = TrailAnnotator(style.BAR_TRAIL if trail_name == "bar" else style.HIP_TRAIL)
