@@ -266,3 +266,7 @@ def test_a_front_view_jump_draws_no_flexion_it_does_not_measure() -> None:
     i = 20
     assert {r.label: r.value for r in front.live.rows(i)}["Knee"] == DASH
     assert {r.label: r.value for r in side.live.rows(i)}["Knee"] != DASH
+    # the jumps' own view (around the flights) wins over the whole clip's
+    result = jump_result()
+    result.summary["view"] = "front"
+    assert not FrameAnnotator(seq, angles, result, view=ViewInfo("oblique", "right", 0.3, 1.0, 0.6, 40.0, True)).arcs.arcs

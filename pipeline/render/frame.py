@@ -75,8 +75,11 @@ class FrameAnnotator:
         events = list(result.events) if result is not None else []
         self.seq = seq
         self.time_s = np.asarray(seq.time_s, np.float64)
-        # a front/back view withholds sagittal flexion from the jump metrics (view_limits_metrics): not drawn either
-        hidden = ("_knee_flexion", "_hip_flexion") if self.activity == "jumping" and getattr(view, "frontal", False) else ()
+        # a front/back view withholds sagittal flexion from the jump metrics (view_limits_metrics): not drawn
+        # either. The jumps' own view (read around the flights) decides when the summary has it.
+        jump_view = summary.get("view") if self.activity == "jumping" else None
+        frontal = jump_view == "front" if isinstance(jump_view, str) else bool(getattr(view, "frontal", False))
+        hidden = ("_knee_flexion", "_hip_flexion") if self.activity == "jumping" and frontal else ()
         self.angles = {k: np.asarray(v, np.float64) for k, v in angles.items() if not (hidden and k.endswith(hidden))}
         self.sides = visible_sides(seq, view, primary_side(summary))
         exercise = summary.get("exercise") if isinstance(summary.get("exercise"), str) else None
