@@ -27,7 +27,16 @@ def options_from_args(a: argparse.Namespace) -> AnalysisOptions:
     return AnalysisOptions(
         activity=a.activity, exercise=a.exercise, athlete_height_m=a.athlete_height, body_mass_kg=a.body_mass,
         treadmill_speed_m_s=a.treadmill_speed, model=a.model, jump_type=a.jump_type, sex=a.sex, age=a.age,
-        level=a.level, select=a.select, owner=a.owner, render=not a.no_render)
+        level=a.level, select=a.select, owner=a.owner, render=not a.no_render,
+        start_s=getattr(a, "start", None), end_s=getattr(a, "end", None))
+
+
+def window_frames(options: AnalysisOptions, probe: Any) -> int:
+    """Frames the analysis will decode (the progress bar's length): the window's, else the clip's."""
+    if options.window.whole:
+        return probe.frame_count
+    stop = probe.duration_s if options.end_s is None else min(options.end_s, probe.duration_s)
+    return max(1, round((stop - options.window.start_s) * probe.fps))
 
 
 def error_line(exc: PipelineError, source: str | None = None) -> str:
@@ -46,7 +55,9 @@ def run(a: argparse.Namespace) -> int:
     for source in sources:
         try:
             probe = check_source(source)
-            ok[source] = probe.frame_count if probe else 1
+            if probe is not None:
+                options.check_window(probe.duration_s)   # a window outside the clip: refused before start-up
+            ok[source] = window_frames(options, probe) if probe else 1
         except PipelineError as exc:
             manifests[source] = record_refused(a.storage, source, options, exc)
             if a.json:

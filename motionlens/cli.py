@@ -31,6 +31,8 @@ def _analyze_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--age", type=float)
     p.add_argument("--level")
     p.add_argument("--select", default="auto", help="largest | moving | X,Y (a point on the athlete in the first frame)")
+    p.add_argument("--start", type=float, metavar="S", help="analyse from S seconds into the clip (times stay the clip's)")
+    p.add_argument("--end", type=float, metavar="S", help="analyse up to S seconds into the clip")
     p.add_argument("--owner", default="local")
     p.add_argument("--storage", help="directory, file:// or gs://bucket/prefix (default $MOTIONLENS_STORAGE or ./data)")
     p.add_argument("--no-render", action="store_true", help="skip the annotated video")

@@ -12,7 +12,7 @@ import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from pipeline.session import artifact_key, export_key, new_session_id, read_mani
 from pipeline.sources import fetch_source
 from pipeline.storage import Storage
 from pipeline.tempdirs import make_temp_dir
-from pipeline.video import Frame, ProbeInfo, VideoLimits, check_complete, probe
+from pipeline.video import WHOLE, Frame, ProbeInfo, TimeWindow, VideoLimits, check_complete, probe
 
 ProgressFn = Callable[[Frame], None]
 
@@ -75,7 +75,8 @@ def run_pose(video: Path, options: AnalysisOptions, ws: Workspace,
     every core this process may use; the result means the same for any count, see pose.parallel)."""
     workers, num_poses = pose_settings(options.activity, options.exercise)
     seq, people = estimate_athlete_parallel(video, model=options.model, select=pose_cache.athlete_selection(options),
-                                            workers=workers, num_poses=num_poses, on_frame=on_frame)
+                                            workers=workers, num_poses=num_poses, on_frame=on_frame,
+                                            window=options.window)
     path = ws.root / "pose.npz"
     seq.save_npz(str(path))
     return path, people
@@ -96,7 +97,7 @@ def compute_metrics(video: Path, pose_path: Path, options: AnalysisOptions) -> A
         return analyze_pose(raw, options)
     from pipeline.metrics.bar_tracker import track_bar  # reads frames: only for lifts
 
-    bar = track_bar(video, raw)
+    bar = track_bar(video, raw, window=options.window)
     return analyze_pose(raw, options, bar_xy=bar.xy, plate_radius_px=bar.plate_radius_px)
 
 
@@ -147,22 +148,25 @@ def export_tables(session_id: str, date: str, analysis: Analysis, ws: Workspace,
     return keys
 
 
-def render(video: Path, analysis: Analysis, ws: Workspace, on_frame: ProgressFn | None = None) -> Path:
+def render(video: Path, analysis: Analysis, ws: Workspace, on_frame: ProgressFn | None = None,
+           window: TimeWindow = WHOLE) -> Path:
     from pipeline.render.video import render_analysis  # cv2 drawing only when rendering
 
-    return render_analysis(video, analysis, ws.root / "analyzed.mp4", on_frame=on_frame)
+    return render_analysis(video, analysis, ws.root / "analyzed.mp4", on_frame=on_frame, window=window)
 
 
 def completed_manifest(base: dict[str, Any], analysis: Analysis, probe_info: ProbeInfo, source: dict[str, Any],
                        people: dict[str, Any], artifacts: dict[str, Any], timings: dict[str, float],
                        started: float) -> dict[str, Any]:
-    quality = quality_block(analysis.result.activity, analysis.raw, analysis.view, probe_info, people,
+    window = _window_block(base["options"], probe_info, len(analysis.raw))
+    seen = replace(probe_info, frame_count=window["expected_frames"]) if window["expected_frames"] else probe_info
+    quality = quality_block(analysis.result.activity, analysis.raw, analysis.view, seen, people,
                             decoded_frames=len(analysis.raw))
     events = [{"type": e.type, "time_s": round(e.time_s, 4), "frame": e.frame, "side": e.side, "index": e.index}
               for e in analysis.result.events]
     model_path = resolve_model(base["options"]["model"])
     return with_status(
-        base, "completed", source=source, probe=probe_info.to_dict(), quality=quality,
+        base, "completed", source=source, probe={**probe_info.to_dict(), "window": window}, quality=quality,
         metrics=analysis.result.summary, angle_summary=angle_summary(analysis.angles), events=events,
         segments=detect_shots(analysis.raw).as_dicts(analysis.raw.time_s),
         warnings=quality["warnings"] + analysis.result.warnings, artifacts=artifacts,
@@ -170,6 +174,18 @@ def completed_manifest(base: dict[str, Any], analysis: Analysis, probe_info: Pro
         processing_time_s=round(time.perf_counter() - started, 3),
         model={"name": base["options"]["model"], "sha256": model_sha256(model_path)},
     )
+
+
+def _window_block(options: dict[str, Any], probe_info: ProbeInfo, decoded: int) -> dict[str, Any]:
+    """The part of the clip analysed (its own time): times in events, metrics and exports are the
+    clip's; the annotated video shows the window only. `expected_frames` (None for the whole clip:
+    the header's count applies) is what the quality checks compare the decoded frames with."""
+    start, end = options.get("start_s"), options.get("end_s")
+    if start is None and end is None:
+        return {"start_s": 0.0, "end_s": round(probe_info.duration_s, 4), "frames": decoded, "expected_frames": None}
+    stop = probe_info.duration_s if end is None else min(end, probe_info.duration_s)
+    expected = max(1, int(round((stop - (start or 0.0)) * probe_info.fps)))
+    return {"start_s": start or 0.0, "end_s": round(stop, 4), "frames": decoded, "expected_frames": expected}
 
 
 def publish(storage: Storage, ws: Workspace, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -257,6 +273,7 @@ def analyze_into(storage: Storage, base: dict[str, Any], source: str, options: A
         local = ws.root / f"upload{Path(own).suffix}"
         storage.download_file(own, local)
     video, source_info, probe_info = timed("ingest", steps.ingest, str(local) if own else source, ws, limits)
+    options.check_window(probe_info.duration_s)   # a window outside the clip fails before any pose runs
     if own is not None:
         source_info.update(uri=source, filename=Path(own).name)
     pose_path, people = timed("pose", steps.pose, storage, source_info["sha256"], video, options, ws, on_frame)
@@ -296,7 +313,7 @@ def collect_artifacts(session_id: str, date: str, video: Path, pose_path: Path, 
         if options.render:
             t = time.perf_counter()
             key = artifact_key(session_id, "analyzed.mp4")
-            ws.files[key] = render(video, analysis, ws, on_frame)
+            ws.files[key] = render(video, analysis, ws, on_frame, options.window)
             artifacts["analyzed_video"] = key
             timings["render"] = time.perf_counter() - t
         drawn, took = pictures.result()

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_type_hints
 
 from pipeline.errors import InvalidOption
+from pipeline.video import TimeWindow
 
 ACTIVITIES = ("jumping", "running", "weightlifting")
 EXERCISES = ("back_squat", "front_squat", "deadlift", "bench_press", "overhead_press", "snatch", "clean",
@@ -43,6 +44,8 @@ class AnalysisOptions:
     select: str = "auto"
     owner: str = "local"
     render: bool = True
+    start_s: float | None = None   # analyse only [start_s, end_s) of the clip (seconds, the clip's own time)
+    end_s: float | None = None
 
     def __post_init__(self) -> None:
         _check_choice("activity", self.activity, ACTIVITIES)
@@ -61,6 +64,18 @@ class AnalysisOptions:
         _check_range("treadmill speed", self.treadmill_speed_m_s, 0.3, 12, "m/s")
         _check_range("age", self.age, 5, 110, "years")
         _check_select(self.select)
+        _check_window(self.start_s, self.end_s)
+
+    @property
+    def window(self) -> TimeWindow:
+        return TimeWindow(self.start_s or 0.0, self.end_s)
+
+    def check_window(self, duration_s: float) -> None:
+        """InvalidOption unless the window starts inside the clip (probed duration) and ends in it."""
+        if self.start_s is not None and self.start_s >= duration_s:
+            raise InvalidOption(f"start {self.start_s} s is not inside the clip, which lasts {duration_s:.3f} s")
+        if self.end_s is not None and self.end_s > duration_s + 1e-3:
+            raise InvalidOption(f"end {self.end_s} s is after the end of the clip, which lasts {duration_s:.3f} s")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,6 +139,14 @@ def _check_model(model: str, *, allow_path: bool) -> None:
 def _check_range(what: str, value: float | None, lo: float, hi: float, unit: str) -> None:
     if value is not None and not (math.isfinite(value) and lo <= value <= hi):
         raise InvalidOption(f"{what} {value} {unit} is outside {lo}-{hi} {unit}")
+
+
+def _check_window(start_s: float | None, end_s: float | None) -> None:
+    for name, value in (("start", start_s), ("end", end_s)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise InvalidOption(f"{name} must be a finite number of seconds >= 0, got {value}")
+    if end_s is not None and end_s <= (start_s or 0.0):
+        raise InvalidOption(f"end ({end_s} s) must be after start ({start_s or 0.0} s)")
 
 
 def _check_select(select: str) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from pipeline.video import Frame, iter_frames
+from pipeline.video import WHOLE, Frame, TimeWindow, iter_frames
 
 QUEUE_FRAMES = 4
 
@@ -51,10 +51,10 @@ def _put(out: "queue.Queue[Any]", item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def _decode(video: Path, out: "queue.Queue[Any]", stop: threading.Event) -> None:
-    """Every frame of `video` into `out` (then _DONE, or the error); stops early when asked."""
+def _decode(video: Path, out: "queue.Queue[Any]", stop: threading.Event, window: TimeWindow = WHOLE) -> None:
+    """Every frame of `video` in `window` into `out` (then _DONE, or the error); stops early when asked."""
     try:
-        for frame in iter_frames(video):
+        for frame in iter_frames(video, window=window):
             if not _put(out, frame, stop):
                 return
         _put(out, _DONE, stop)
@@ -81,13 +81,14 @@ def _draw(draw: Draw, inp: "queue.Queue[Any]", out: "queue.Queue[Any]", stop: th
 
 def render_overlapped(video: str | Path, annotator: Any, out_path: str | Path, *,
                       on_frame: Callable[[Frame], None] | None = None, audio: bool = True,
-                      queue_frames: int = QUEUE_FRAMES) -> Path:
+                      queue_frames: int = QUEUE_FRAMES, window: TimeWindow = WHOLE) -> Path:
     """`pipeline.render.video.render_with` with decoding, drawing and encoding overlapped.
 
     `annotator`: an object with `annotate(image, index)` (e.g. `render.frame.FrameAnnotator`) or a
     function of (image, index) returning the drawn image.
     """
     from pipeline.render.mp4 import H264Writer, source_timing
+    from pipeline.render.video import window_origin
 
     video = Path(video)
     draw: Draw = annotator.annotate if hasattr(annotator, "annotate") else annotator
@@ -95,11 +96,11 @@ def render_overlapped(video: str | Path, annotator: Any, out_path: str | Path, *
     decoded: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_frames))
     frames: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_frames))
     stop = threading.Event()
-    threads = [threading.Thread(target=_decode, args=(video, decoded, stop), name="render-decode", daemon=True),
+    threads = [threading.Thread(target=_decode, args=(video, decoded, stop, window), name="render-decode", daemon=True),
                threading.Thread(target=_draw, args=(draw, decoded, frames, stop), name="render-draw", daemon=True)]
     for t in threads:
         t.start()
-    writer = None
+    writer, origin = None, 0.0
     try:
         while True:
             item = frames.get()
@@ -110,10 +111,11 @@ def render_overlapped(video: str | Path, annotator: Any, out_path: str | Path, *
             frame, image = item
             if writer is None:
                 height, width = image.shape[:2]      # the drawn size (the render may cap it)
+                origin = window_origin(window, frame.time_s)
                 writer = H264Writer(out_path, width, height, timing.fps, time_base=timing.time_base,
                                     audio_from=video if audio and timing.has_audio else None,
-                                    audio_offset_s=timing.first_time_s)
-            writer.write(image, frame.time_s)
+                                    audio_offset_s=timing.first_time_s + origin)
+            writer.write(image, frame.time_s - origin)
             if on_frame is not None:
                 on_frame(frame)
     finally:

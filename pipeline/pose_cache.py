@@ -1,6 +1,6 @@
 """Pose results kept in the storage, keyed by what determines them, so pose never runs twice.
 
-`cache/pose/{owner tag}/{video_sha256}-{model}-{model_sha256[:12]}-{selection}-p{num_poses}.npz` holds the raw athlete
+`cache/pose/{owner tag}/{video_sha256}-{model}-{model_sha256[:12]}-{selection}-p{num_poses}[-w{start}-{end}].npz` holds the raw athlete
 `PoseSequence` (the same NPZ as a session's `pose.npz`), and the `.json` beside it what was seen
 of the people in view (the quality block needs it). The JSON is written second: an entry counts
 only when both exist, so a crash between the two writes is a miss, never a half entry.
@@ -59,7 +59,18 @@ def cache_key(video_sha256: str, options: AnalysisOptions) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", video_sha256):
         raise ValueError(f"not a sha256 hex digest: {video_sha256!r}")
     _, num_poses = pose_settings(options.activity, options.exercise)      # "auto" tracks one person: other keypoints
-    return f"{PREFIX}{owner_tag(options.owner)}/{video_sha256}-{name}-{model_sha256(model_path)[:12]}-{select_tag}-p{num_poses}.npz"
+    return (f"{PREFIX}{owner_tag(options.owner)}/{video_sha256}-{name}-{model_sha256(model_path)[:12]}-{select_tag}"
+            f"-p{num_poses}{window_tag(options)}.npz")
+
+
+def window_tag(options: AnalysisOptions) -> str:
+    """'' for the whole clip (the keys of earlier entries stay valid), else the window in ms: a
+    window's pose holds its frames only, and its tracking starts at its first frame."""
+    window = options.window
+    if window.whole:
+        return ""
+    end = "end" if window.end_s is None else str(round(window.end_s * 1000))
+    return f"-w{round(window.start_s * 1000)}-{end}"
 
 
 def _people_key(key: str) -> str:

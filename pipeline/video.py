@@ -60,6 +60,32 @@ class Frame:
     image: NDArray[np.uint8]  # (H, W, 3) RGB, displayed orientation
 
 
+@dataclass(frozen=True)
+class TimeWindow:
+    """The part of a clip analysed, in seconds from its first frame: frames with start_s <= t < end_s
+    (end_s None: to the end). Every reader skips the frames outside it while decoding; times stay
+    the clip's own."""
+
+    start_s: float = 0.0
+    end_s: float | None = None
+
+    EPS = 1e-6   # frame times computed two ways (PyAV's float, pts x time base) agree to far better
+
+    @property
+    def whole(self) -> bool:
+        return self.start_s <= 0 and self.end_s is None
+
+    def contains(self, t: Any) -> Any:
+        """Whether time(s) `t` fall in the window (a bool, or a bool array for an array)."""
+        inside = np.asarray(t) >= self.start_s - self.EPS
+        if self.end_s is not None:
+            inside = inside & (np.asarray(t) < self.end_s - self.EPS)
+        return inside if np.ndim(inside) else bool(inside)
+
+
+WHOLE = TimeWindow()
+
+
 # Leading bytes of the containers phones and cameras write (MP4/MOV, Matroska/WebM, AVI).
 def looks_like_video_container(path: Path) -> bool:
     with path.open("rb") as f:
@@ -161,11 +187,12 @@ def rotate_image(img: NDArray[np.uint8], rotation: int) -> NDArray[np.uint8]:
     return np.ascontiguousarray(img if k == 0 else np.rot90(img, k=k))
 
 
-def iter_frames(path: str | Path, *, start_s: float = 0.0, stop_s: float | None = None,
+def iter_frames(path: str | Path, *, window: TimeWindow = WHOLE,
                 min_readable_share: float = 0.8) -> Iterator[Frame]:
     """Decoded RGB frames in display orientation with their real presentation times (VFR-safe).
 
-    Times are relative to the first frame. A decode error after most of the declared frames is
+    Times are relative to the clip's first frame; only the frames inside `window` are converted and
+    yielded, indexed from 0 (the index of the pose sequence) and decoding stops after its end. A decode error after most of the declared frames is
     tolerated (the caller sees fewer frames and should note it); earlier it raises TruncatedVideo.
     """
     path = Path(path)
@@ -175,15 +202,16 @@ def iter_frames(path: str | Path, *, start_s: float = 0.0, stop_s: float | None 
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         expected = stream.frames or 0
-        index, t0 = 0, None
+        index, t0, kept = 0, None, 0
         try:
             for frame in container.decode(stream):
                 t = frame.time if frame.time is not None else index / float(stream.average_rate or 30)
                 t0 = t if t0 is None else t0
-                if stop_s is not None and t - t0 >= stop_s:
+                if window.end_s is not None and not window.contains(t - t0) and t - t0 > window.start_s:
                     break
-                if t - t0 >= start_s:
-                    yield Frame(index, t - t0, rotate_image(frame.to_ndarray(format="rgb24"), frame.rotation))
+                if window.contains(t - t0):
+                    yield Frame(kept, t - t0, rotate_image(frame.to_ndarray(format="rgb24"), frame.rotation))
+                    kept += 1
                 index += 1
         except av.error.FFmpegError as exc:
             if index == 0 or (expected and index < min_readable_share * expected):

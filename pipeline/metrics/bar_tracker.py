@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from pipeline.metrics.bar_path import hands_point, standing_height_px
 from pipeline.pose.landmarks import Landmark as L
 from pipeline.pose.sequence import PoseSequence
-from pipeline.video import iter_frames
+from pipeline.video import WHOLE, TimeWindow, iter_frames
 
 PLATE_RADIUS = (0.10, 0.16)      # share of the athlete's height
 MAX_HUB_OFFSET = 0.15
@@ -75,8 +75,9 @@ def find_plate(gray: NDArray[np.uint8], near: NDArray[np.floating], height_px: f
     return (float(c[best, 0]), float(c[best, 1]), float(c[best, 2])) if d[best] <= limit else None
 
 
-def track_bar(video_path: str | Path, seq: PoseSequence) -> BarTrack:
-    """The bar end in every frame of `seq` (NaN where not tracked) and the plate's radius."""
+def track_bar(video_path: str | Path, seq: PoseSequence, window: TimeWindow = WHOLE) -> BarTrack:
+    """The bar end in every frame of `seq` (NaN where not tracked) and the plate's radius; `window`:
+    the part of the clip `seq` covers (its frames are those of `iter_frames(window=...)`)."""
     n = len(seq)
     out = np.full((n, 2), np.nan)
     radii = np.full(n, np.nan)         # the disc's radius where it was found
@@ -89,7 +90,7 @@ def track_bar(video_path: str | Path, seq: PoseSequence) -> BarTrack:
     tracker, offset, plate_r = None, np.zeros(2), None
     tracked = np.zeros(n, bool)        # frames followed from a plate seed
     seen = np.zeros(n, bool)           # ... where the disc was found again
-    for frame in iter_frames(video_path):
+    for frame in iter_frames(video_path, window=window):
         i = frame.index
         if i >= n:
             break

@@ -49,7 +49,7 @@ from pipeline.pose.estimate import MAX_PEOPLE, Detections, detect, frame_diff
 from pipeline.pose.models import resolve_model
 from pipeline.pose.sequence import PoseSequence
 from pipeline.pose.tracking import select_athlete
-from pipeline.video import Frame, iter_frames, probe, rotate_image
+from pipeline.video import WHOLE, Frame, TimeWindow, iter_frames, probe, rotate_image
 
 CENSUS_INTERVAL_S = 0.5
 CENSUS_DETECTION_CONFIDENCE = 0.3   # the detector alone finds a 2nd person far less often than tracking keeps him
@@ -76,6 +76,7 @@ class VideoIndex:
     key_dts: NDArray[np.int64]       # their decode timestamps (what seeking looks up)
     time_base: Fraction
     t0: float                        # time of the first decoded frame (iter_frames' origin)
+    offset: int = 0                  # clip index of pts[0]: > 0 when the index covers a window of the clip
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -126,6 +127,17 @@ def _first_frame_time(path: str | Path) -> float:
     raise PlanMismatch("no decodable frame")
 
 
+def window_index(index: VideoIndex, window: TimeWindow) -> VideoIndex:
+    """The frames of `index` inside `window` (the same frames `iter_frames(window=...)` yields)."""
+    if window.whole:
+        return index
+    inside = np.flatnonzero(window.contains(index.pts * float(index.time_base) - index.t0))
+    if not len(inside):
+        raise PlanMismatch("no frame inside the window")
+    return VideoIndex(index.pts[inside[0]:inside[-1] + 1], index.key_pts, index.key_dts, index.time_base, index.t0,
+                      offset=int(inside[0]))
+
+
 def _keyframe_before(index: VideoIndex, frame: int) -> int:
     """Position in `index.key_pts` of the last keyframe shown at or before global frame `frame`."""
     return max(int(np.searchsorted(index.key_pts, index.pts[frame], side="right")) - 1, 0)
@@ -164,7 +176,7 @@ def iter_chunk(path: str | Path, index: VideoIndex, chunk: Chunk,
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        if chunk.start > 0:
+        if chunk.start > 0 or index.offset > 0:
             container.seek(chunk.seek_dts, stream=stream, backward=True, any_frame=False)
         try:
             for frame in container.decode(stream):
@@ -317,7 +329,8 @@ def several_people(det: Detections) -> bool:
 
 
 def detect_parallel(video: str | Path, model_path: Path, *, workers: int = 2, num_poses: NumPoses = MAX_PEOPLE,
-                    on_frame: Callable[[Frame], None] | None = None, chunks: int | None = None) -> PoseRun:
+                    on_frame: Callable[[Frame], None] | None = None, chunks: int | None = None,
+                    window: TimeWindow = WHOLE) -> PoseRun:
     """Every person's landmarks in every frame, computed on `chunks` (default `workers`) chunks by
     `workers` threads. Raises PlanMismatch when the video cannot be split (use the sequential path).
 
@@ -326,7 +339,7 @@ def detect_parallel(video: str | Path, model_path: Path, *, workers: int = 2, nu
     re-detecting chunk loses such people for a while, and their tracks break at the border).
     """
     path = Path(video)
-    index = index_video(path)
+    index = window_index(index_video(path), window)
     plan = plan_chunks(index, chunks or workers)
     several, abort = threading.Event(), threading.Event()
     call = _locked(on_frame)
@@ -342,10 +355,10 @@ def detect_parallel(video: str | Path, model_path: Path, *, workers: int = 2, nu
         results = list(pool.map(run, plan))
     p = MAX_PEOPLE if num_poses == "auto" else int(num_poses)
     if any(d is None for d in results):
-        return PoseRun(detect(iter_frames(path), model_path, num_poses=p, on_frame=call), p, 1)
+        return PoseRun(detect(iter_frames(path, window=window), model_path, num_poses=p, on_frame=call), p, 1)
     det = concat_detections([d for d in results if d is not None])
     if len(plan) > 1 and several_people(det):
-        return PoseRun(detect(iter_frames(path), model_path, num_poses=p, on_frame=call), p, 1)
+        return PoseRun(detect(iter_frames(path, window=window), model_path, num_poses=p, on_frame=call), p, 1)
     return PoseRun(det, 1 if num_poses == "auto" else p, len(plan))
 
 
@@ -375,17 +388,19 @@ def pose_settings(activity: str | None = None, exercise: str | None = None) -> t
 
 def estimate_athlete_parallel(video: str | Path, *, model: str = "full", select: str = "largest",
                               workers: int = 2, num_poses: NumPoses = MAX_PEOPLE,
-                              on_frame: Callable[[Frame], None] | None = None) -> tuple[PoseSequence, dict[str, Any]]:
+                              on_frame: Callable[[Frame], None] | None = None,
+                              window: TimeWindow = WHOLE) -> tuple[PoseSequence, dict[str, Any]]:
     """`pipeline.pose.athlete.estimate_athlete` on `workers` threads: the same frames, timestamps and
     athlete. With an integer `num_poses` > 1 every keypoint equals the sequential path's; with "auto"
     a clip where the census never sees two people is posed with tracking (num_poses=1), any other
-    exactly as `estimate_athlete` poses it."""
+    exactly as `estimate_athlete` poses it. Only the frames inside `window` are decoded and posed."""
     info = probe(video)
     model_path = resolve_model(model)
     try:
-        run = detect_parallel(video, model_path, workers=workers, num_poses=num_poses, on_frame=on_frame)
+        run = detect_parallel(video, model_path, workers=workers, num_poses=num_poses, on_frame=on_frame,
+                              window=window)
     except PlanMismatch:
-        run = _sequential(video, model_path, num_poses, _locked(on_frame))
+        run = _sequential(video, model_path, num_poses, _locked(on_frame), window)
     if len(run.detections) == 0:
         raise NoPersonFound("the video has no frames to look for a person in")
     seq, people = select_athlete(run.detections, select, fps=info.fps)
@@ -394,16 +409,16 @@ def estimate_athlete_parallel(video: str | Path, *, model: str = "full", select:
 
 
 def _sequential(video: str | Path, model_path: Path, num_poses: NumPoses,
-                on_frame: Callable[[Frame], None] | None) -> PoseRun:
+                on_frame: Callable[[Frame], None] | None, window: TimeWindow = WHOLE) -> PoseRun:
     """One pass of `iter_frames` (videos that cannot be split: no timestamps, damaged...), census included."""
     if num_poses != "auto":
-        return PoseRun(detect(iter_frames(video), model_path, num_poses=int(num_poses), on_frame=on_frame), int(num_poses), 1)
+        return PoseRun(detect(iter_frames(video, window=window), model_path, num_poses=int(num_poses), on_frame=on_frame), int(num_poses), 1)
     several = threading.Event()
     census = Census(model_path)
     try:
-        return PoseRun(detect(census.watch(iter_frames(video), several), model_path, num_poses=1, on_frame=on_frame), 1, 1)
+        return PoseRun(detect(census.watch(iter_frames(video, window=window), several), model_path, num_poses=1, on_frame=on_frame), 1, 1)
     except _MorePeople:
         pass
     finally:
         census.close()
-    return PoseRun(detect(iter_frames(video), model_path, num_poses=MAX_PEOPLE, on_frame=on_frame), MAX_PEOPLE, 1)
+    return PoseRun(detect(iter_frames(video, window=window), model_path, num_poses=MAX_PEOPLE, on_frame=on_frame), MAX_PEOPLE, 1)

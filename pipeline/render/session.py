@@ -69,8 +69,9 @@ def render_session(storage: Storage, session_id: str, *, on_frame: Callable[[Fra
         storage.download_file(original, video)
         storage.download_file(pose, work / "pose.npz")
         # the analysis' own metric step: a lift's bar is tracked again (plate path and scale), as first drawn
-        analysis: Analysis = compute_metrics(video, work / "pose.npz", options_from_manifest(manifest))
-        out = render_analysis(video, analysis, work / ANALYZED_VIDEO, on_frame=on_frame)
+        options = options_from_manifest(manifest)
+        analysis: Analysis = compute_metrics(video, work / "pose.npz", options)
+        out = render_analysis(video, analysis, work / ANALYZED_VIDEO, on_frame=on_frame, window=options.window)
         video_key = artifact_key(session_id, ANALYZED_VIDEO)
         storage.upload_file(video_key, out, content_type="video/mp4")
         image_keys: dict[str, str] = {}

@@ -20,7 +20,7 @@ from pipeline.metrics.result import ActivityResult
 from pipeline.pose.sequence import PoseSequence
 from pipeline.render.frame import FrameAnnotator
 from pipeline.render.mp4 import H264Writer, source_timing
-from pipeline.video import Frame, iter_frames
+from pipeline.video import WHOLE, Frame, TimeWindow, iter_frames
 
 
 def render_video(video: Path, seq: PoseSequence, angles: Mapping[str, NDArray[np.float64]], activity: str,
@@ -64,40 +64,51 @@ def capped(draw: Callable[[NDArray[np.uint8], int], NDArray[np.uint8]],
 
 
 def render_analysis(video: Path, analysis: Any, out_path: Path, on_frame: Callable[[Frame], None] | None = None,
-                    *, audio: bool = True, workers: int | None = None, max_side: int | None | bool = True) -> Path:
+                    *, audio: bool = True, workers: int | None = None, max_side: int | None | bool = True,
+                    window: TimeWindow = WHOLE) -> Path:
     """`render_video` for a `pipeline.metrics.activity.Analysis` (events and panel included).
 
     With more than one worker (default: MOTIONLENS_WORKERS, else the usable cores) decoding, drawing
     and encoding overlap in threads (`pipeline.pipelined`): the same file, sooner. The video's longer
-    side is capped at `max_side` px (True: `render_max_side()`; None: the source's size)."""
+    side is capped at `max_side` px (True: `render_max_side()`; None: the source's size). Only the
+    frames inside `window` (those the pose covers) are decoded and drawn."""
     from pipeline.pipelined import render_overlapped
     from pipeline.pose.parallel import pose_settings
 
     annotator = capped(FrameAnnotator.from_analysis(analysis).annotate,
                        render_max_side() if max_side is True else (max_side or None))
     if (workers or pose_settings()[0]) > 1:
-        return render_overlapped(video, annotator, out_path, on_frame=on_frame, audio=audio)
-    return render_with(video, annotator, out_path, on_frame=on_frame, audio=audio)
+        return render_overlapped(video, annotator, out_path, on_frame=on_frame, audio=audio, window=window)
+    return render_with(video, annotator, out_path, on_frame=on_frame, audio=audio, window=window)
 
 
 def render_with(video: Path, annotator: FrameAnnotator | Callable[[NDArray[np.uint8], int], NDArray[np.uint8]],
-                out_path: Path, *, on_frame: Callable[[Frame], None] | None = None, audio: bool = True) -> Path:
+                out_path: Path, *, on_frame: Callable[[Frame], None] | None = None, audio: bool = True,
+                window: TimeWindow = WHOLE) -> Path:
     """Decode `video`, draw each frame with `annotator` (an object with `annotate(image, index)` or a
-    function of (image, index)), and encode it at the frame's own time."""
+    function of (image, index)), and encode it at the frame's own time (a window's video starts at
+    its first frame: `window_origin`)."""
     draw = annotator.annotate if hasattr(annotator, "annotate") else annotator
     timing = source_timing(video)
-    frames = iter_frames(video)
+    frames = iter_frames(video, window=window)
     first = next(frames)
+    origin = window_origin(window, first.time_s)
     drawn = draw(first.image, first.index)
     height, width = drawn.shape[:2]          # the drawn size: `capped` may scale it down
     with H264Writer(out_path, width, height, timing.fps, time_base=timing.time_base,
                     audio_from=video if audio and timing.has_audio else None,
-                    audio_offset_s=timing.first_time_s) as writer:
+                    audio_offset_s=timing.first_time_s + origin) as writer:
         for frame, image in _chain((first, drawn), ((f, draw(f.image, f.index)) for f in frames)):
-            writer.write(image, frame.time_s)
+            writer.write(image, frame.time_s - origin)
             if on_frame is not None:
                 on_frame(frame)
     return Path(out_path)
+
+
+def window_origin(window: TimeWindow, first_time_s: float) -> float:
+    """Source time shown at 0 s in the annotated video: 0 for the whole clip (its own clock kept),
+    a window's first frame otherwise (the video covers the window only; its sound follows)."""
+    return 0.0 if window.whole else first_time_s
 
 
 def _chain(first: Any, rest: Any) -> Any:
