@@ -204,6 +204,8 @@ class SubmitByUrl(TypedDict):
     age: NotRequired[int]
     level: NotRequired[str]
     render: NotRequired[bool]
+    start_s: NotRequired[float]   # analyse only [start_s, end_s) of the clip, in its own seconds
+    end_s: NotRequired[float]
 
 
 class Submitted(TypedDict):
