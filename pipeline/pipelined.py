@@ -88,7 +88,7 @@ def render_overlapped(video: str | Path, annotator: Any, out_path: str | Path, *
     function of (image, index) returning the drawn image.
     """
     from pipeline.render.mp4 import H264Writer, source_timing
-    from pipeline.render.video import window_origin
+    from pipeline.render.video import window_audio_end, window_origin
 
     video = Path(video)
     draw: Draw = annotator.annotate if hasattr(annotator, "annotate") else annotator
@@ -114,7 +114,8 @@ def render_overlapped(video: str | Path, annotator: Any, out_path: str | Path, *
                 origin = window_origin(window, frame.time_s)
                 writer = H264Writer(out_path, width, height, timing.fps, time_base=timing.time_base,
                                     audio_from=video if audio and timing.has_audio else None,
-                                    audio_offset_s=timing.first_time_s + origin)
+                                    audio_offset_s=timing.first_time_s + origin,
+                                    audio_end_s=window_audio_end(window, origin))
             writer.write(image, frame.time_s - origin)
             if on_frame is not None:
                 on_frame(frame)

@@ -129,3 +129,22 @@ def test_a_window_around_the_second_jump_finds_it_at_its_clip_time(tmp_path: Pat
     with av.open(str(tmp_path / "store" / part["artifacts"]["analyzed_video"])) as c:
         shown = [f.time for f in c.decode(c.streams.video[0])]
     assert len(shown) == frames and math.isclose(shown[0], 0.0, abs_tol=1e-3)   # the window only, from 0
+
+
+@pytest.mark.parametrize("overlapped", [False, True])
+def test_a_windows_video_and_sound_cover_the_window_only(tmp_path: Path, overlapped: bool) -> None:
+    """Both render paths: the window's frames from 0 s, and the source's sound of the same span."""
+    from pipeline.pipelined import render_overlapped
+    from pipeline.render.video import render_with
+
+    window = TimeWindow(10.0, 12.0)                      # squat_side.mp4 lasts 20.5 s, with sound
+    out = tmp_path / "w.mp4"
+    render = render_overlapped if overlapped else render_with
+    render(clip_path("squat_side.mp4"), lambda image, index: image, out, window=window)
+    with av.open(str(out)) as c:
+        video, (audio,) = c.streams.video[0], c.streams.audio
+        shown = [f.time for f in c.decode(video)]
+        sound_s = float(audio.duration * audio.time_base)
+    assert len(shown) == len(list(iter_frames(clip_path("squat_side.mp4"), window=window))) == 60
+    assert shown[0] == pytest.approx(0.0, abs=1e-3)
+    assert sound_s == pytest.approx(2.0, abs=0.05)     # not the 10.5 s left in the source

@@ -133,10 +133,12 @@ class H264Writer:
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float, *,
                  time_base: Fraction = FALLBACK_TIME_BASE, audio_from: str | Path | None = None,
-                 audio_offset_s: float = 0.0, crf: int = 21, preset: str = "veryfast") -> None:
+                 audio_offset_s: float = 0.0, audio_end_s: float = float("inf"), crf: int = 21,
+                 preset: str = "veryfast") -> None:
         self.path = Path(path)
         self.width, self.height = width - width % 2, height - height % 2
         self.time_base = time_base
+        self._audio_end_s = audio_end_s   # output seconds: a window's video ends before its source's sound
         self._container = av.open(str(self.path), "w", format="mp4", options={"movflags": "+faststart"})
         max_rate = int(self.width * self.height * max(fps, 1.0) * 0.15)
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
@@ -164,7 +166,7 @@ class H264Writer:
     def write(self, image: NDArray[np.uint8], time_s: float) -> None:
         """Append an RGB frame shown at `time_s` (seconds from the first frame)."""
         if self.audio is not None:
-            self._feed_audio(time_s + AUDIO_LEAD_S)
+            self._feed_audio(min(time_s + AUDIO_LEAD_S, self._audio_end_s))
         rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[: self.height, : self.width]), format="rgb24")
         frame = rgb.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range="MPEG")
         frame.colorspace, frame.color_range = 1, 1
@@ -190,7 +192,7 @@ class H264Writer:
             for packet in self._stream.encode():
                 self._container.mux(packet)
             if self.audio is not None:
-                self._feed_audio(float("inf"))
+                self._feed_audio(self._audio_end_s)
         finally:
             if self.audio is not None:
                 self.audio.close()

@@ -97,7 +97,8 @@ def render_with(video: Path, annotator: FrameAnnotator | Callable[[NDArray[np.ui
     height, width = drawn.shape[:2]          # the drawn size: `capped` may scale it down
     with H264Writer(out_path, width, height, timing.fps, time_base=timing.time_base,
                     audio_from=video if audio and timing.has_audio else None,
-                    audio_offset_s=timing.first_time_s + origin) as writer:
+                    audio_offset_s=timing.first_time_s + origin,
+                    audio_end_s=window_audio_end(window, origin)) as writer:
         for frame, image in _chain((first, drawn), ((f, draw(f.image, f.index)) for f in frames)):
             writer.write(image, frame.time_s - origin)
             if on_frame is not None:
@@ -109,6 +110,11 @@ def window_origin(window: TimeWindow, first_time_s: float) -> float:
     """Source time shown at 0 s in the annotated video: 0 for the whole clip (its own clock kept),
     a window's first frame otherwise (the video covers the window only; its sound follows)."""
     return 0.0 if window.whole else first_time_s
+
+
+def window_audio_end(window: TimeWindow, origin: float) -> float:
+    """Where the annotated video's sound stops (its own clock): the window's end, else the source's."""
+    return float("inf") if window.end_s is None else window.end_s - origin
 
 
 def _chain(first: Any, rest: Any) -> Any:
